@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.closed_won import (
@@ -84,12 +84,15 @@ class ClosedWonToSubscription:
             if verdict is not None:
                 return await self._finish(verdict, self._verdict_message(verdict))
             await self._provision(contract)
-        except ActivityError as error:
+        except (ActivityError, asyncio.CancelledError) as error:
+            # Cancelling the saga while it awaits an activity surfaces as an ActivityError caused by the
+            # cancellation: undo, then let the cancellation through so the saga ends as cancelled.
+            if is_cancelled_exception(error):
+                await self._compensate(None)
+                raise
+            assert isinstance(error, ActivityError)
             await self._compensate(error)
             raise ApplicationError(self._failure_message(), type=SAGA_COMPENSATED, non_retryable=True) from error
-        except asyncio.CancelledError:
-            await self._compensate(None)
-            raise
         return await self._finish(SagaStatus.COMPLETED, "subscription created")
 
     # --- handlers -------------------------------------------------------------------------------------

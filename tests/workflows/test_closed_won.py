@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from adapters.errors import PermanentAdapterError, RateLimitedError, TransientAdapterError
 from adapters.memory.reference_deals import incomplete_deal, non_standard_deal, reference_deal
@@ -325,3 +325,25 @@ async def test_a_parked_deal_nobody_fixes_expires(skipping_saga: SagaHarness) ->
     assert result.status is SagaStatus.EXPIRED
     assert result.exception is not None and result.exception.category is ExceptionCategory.TAX_FAILURE
     assert skipping_saga.systems.crm.outcomes[opportunity][-1].status is SagaStatus.EXPIRED
+
+
+async def test_cancelling_a_saga_mid_way_undoes_what_it_did(saga: SagaHarness) -> None:
+    opportunity = saga.seed(reference_deal())
+    saga.systems.faults.fail("revenue.register_contract", TransientAdapterError(System.REVENUE, "down"), times=10_000)
+    handle = await start(saga, opportunity)
+    await until(handle, lambda s: s.references.subscription_id is not None and s.step == "revenue_contract")
+
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert isinstance(failure.value.cause, CancelledError)
+    state = await handle.query(ClosedWonToSubscription.state)
+    assert state.status is SagaStatus.COMPENSATED
+    assert [entry.rsplit(" ", 1)[0] for entry in state.compensated] == [
+        "cancelled subscription",
+        "deactivated billing customer",
+        "deactivated ERP customer",
+    ]
+    assert all(s.status == "canceled" for s in saga.systems.billing.subscriptions.values())
+    assert saga.systems.crm.outcomes[opportunity][-1].status is SagaStatus.COMPENSATED

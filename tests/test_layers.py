@@ -1,0 +1,41 @@
+"""Imports point inward: each layer may import only the layers listed for it, and canonical imports none."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli")
+ALLOWED = {
+    "canonical": set(),
+    "adapters": {"canonical"},
+    "activities": {"canonical", "adapters"},
+    "workflows": {"canonical", "activities"},
+    "workers": {"canonical", "adapters", "activities", "workflows"},
+    "cli": {"canonical", "adapters", "activities", "workflows", "workers"},
+}
+
+
+def _imported_layers(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return {name.split(".")[0] for name in names} & set(LAYERS)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_imports_only_inward(layer: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(found - ALLOWED[layer] - {layer})
+        for path in (ROOT / layer).rglob("*.py")
+        if (found := _imported_layers(path)) - ALLOWED[layer] - {layer}
+    }
+
+    assert offenders == {}

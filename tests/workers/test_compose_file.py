@@ -1,0 +1,31 @@
+"""The production-like compose stack registers exactly the search attributes the workers check for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflows.search_attributes import ALL, TYPE_NAMES
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.temporal.yml"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def test_compose_registers_every_search_attribute_with_its_type() -> None:
+    command = " ".join(_compose()["services"]["register-search-attributes"]["command"])
+    registered = {word.rstrip(";") for word in command.split() if "=" in word and word.startswith("Q2c")}
+
+    assert registered == {f"{key.name}={TYPE_NAMES[key.indexed_value_type]}" for key in ALL}
+
+
+def test_the_worker_waits_for_the_search_attributes_and_points_at_the_compose_server() -> None:
+    worker = _compose()["services"]["q2c-worker"]
+
+    assert worker["depends_on"]["register-search-attributes"]["condition"] == "service_completed_successfully"
+    assert worker["environment"]["Q2C_TEMPORAL_ADDRESS"] == "temporal:7233"

@@ -1,0 +1,38 @@
+"""Determinism guard: today's workflow code must replay the committed histories of earlier runs.
+
+A failure here means a change would break sagas already running in production: guard it with
+`workflow.patched(...)` or a new worker deployment version, and only then re-record
+(`python -m tests.histories.record`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workers.closed_won_worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed() -> None:
+    assert {p.stem for p in HISTORIES} >= {
+        "closed_won_standard_deal",
+        "closed_won_approved_deal",
+        "closed_won_resubmitted_deal",
+        "closed_won_compensated_deal",
+    }
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_current_code_replays_the_committed_history(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,29 +27,31 @@ class BillingFrequency(StrEnum):
 
 
 def service_months(start: date, end_inclusive: date) -> Decimal:
-    """Whole months from `start`, plus the remainder as a fraction of the month it falls in.
+    """Whole months from `start`, plus the remainder as a fraction of the month-long period it falls in.
 
     2027-01-01..2027-12-31 is exactly 12; it is used for contract value, not for billing prorations, which the
-    billing platform computes to the second.
+    billing platform computes to the second. Months are anchored on `start` (Jan 31 → Feb 28 → Mar 31), and
+    the remainder is divided by the length of its own anchored period, so it is always below one month.
     """
-    months = 0
-    cursor = start
+    months, cursor = 0, start
     while True:
         following = _add_months(start, months + 1)
-        if following - timedelta(days=1) > end_inclusive:
+        if following is None or following - timedelta(days=1) > end_inclusive:
             break
-        months += 1
-        cursor = following
+        months, cursor = months + 1, following
     remaining_days = (end_inclusive - cursor).days + 1
     if remaining_days <= 0:
         return Decimal(months)
-    days_in_month = calendar.monthrange(cursor.year, cursor.month)[1]
-    return Decimal(months) + Decimal(remaining_days) / Decimal(days_in_month)
+    period_days = (following - cursor).days if following is not None else 31
+    return Decimal(months) + Decimal(remaining_days) / Decimal(period_days)
 
 
-def _add_months(day: date, months: int) -> date:
+def _add_months(day: date, months: int) -> date | None:
+    """`day` moved `months` ahead, clamped to the month's end; None past the calendar's last year."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        return None
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -121,7 +123,7 @@ class ContractLine(BaseModel):
             if phase.start < self.service_start or phase.end > self.service_end:
                 raise ValueError(f"ramp phase {phase.start}..{phase.end} lies outside the service period")
         for earlier, later in zip(self.ramp_phases, self.ramp_phases[1:], strict=False):
-            if later.start != earlier.end + timedelta(days=1):
+            if (later.start - earlier.end).days != 1:
                 raise ValueError(f"ramp phases must be contiguous: {earlier.end} then {later.start}")
 
     def _check_one_time(self) -> None:
@@ -203,4 +205,6 @@ def discount_percent(list_price: Decimal, net_price: Decimal) -> Decimal:
     """Discount of the net unit price off the list unit price, in percent, to two decimals."""
     if list_price == 0:
         return Decimal(0)
-    return ((list_price - net_price) / list_price * HUNDRED).quantize(Decimal("0.01"))
+    with localcontext() as exact:
+        exact.prec = 100  # absurd prices must give an absurd (and then rejected) discount, not a crash
+        return ((list_price - net_price) / list_price * HUNDRED).quantize(Decimal("0.01"))

@@ -45,7 +45,7 @@ def build_contract(deal: CrmDeal, rules: MappingRules) -> Contract:
         Customer,
         lambda: _customer_fields(account, rules, problems),
     )
-    currency = opportunity.currency or account.currency or ""
+    currency = (opportunity.currency or account.currency or "").upper()
     lines = []
     for record in deal.lines:
         label = f"Quote line {record.line_no} ({record.product_code or 'no product'}) of {opportunity.label}"

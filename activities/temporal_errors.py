@@ -23,9 +23,7 @@ def classified_adapter_errors() -> Iterator[None]:
     try:
         yield
     except PermanentAdapterError as error:
-        raise ApplicationError(
-            str(error), error.category.value, type=error.category.value, non_retryable=True
-        ) from error
+        raise ApplicationError(str(error), type=error.category.value, non_retryable=True) from error
     except RateLimitedError as error:
         raise ApplicationError(str(error), type=RATE_LIMITED, next_retry_delay=error.retry_after) from error
     except TransientAdapterError as error:

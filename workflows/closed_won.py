@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.closed_won import (
@@ -379,7 +379,7 @@ class ClosedWonToSubscription:
         if error is None:
             return SagaException(category=ExceptionCategory.SYSTEM_REJECTED, message="the saga was cancelled")
         cause = error.cause
-        message = str(cause) if cause is not None else str(error)
+        message = cause.message if isinstance(cause, FailureError) else str(error)
         category = ExceptionCategory.SYSTEM_REJECTED
         if isinstance(cause, ApplicationError) and cause.type in set(ExceptionCategory):
             category = ExceptionCategory(cause.type)

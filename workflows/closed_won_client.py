@@ -5,6 +5,8 @@ One place for these, so the CLI, the demo and (later) the trigger receiver and f
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,11 +24,13 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.saga import (
     ApprovalDecision,
     ClosedWonInput,
     ClosedWonState,
+    ClosedWonStep,
     RecordedDecision,
     Resubmission,
     SagaStatus,
@@ -77,6 +81,7 @@ async def start_closed_won(client: Client, opportunity_id: str, policy: SagaPoli
                 [
                     SearchAttributePair(sa.SAGA_TYPE, SagaType.CLOSED_WON.value),
                     SearchAttributePair(sa.SAGA_STATUS, SagaStatus.RUNNING.value),
+                    SearchAttributePair(sa.SAGA_STEP, ClosedWonStep.READ_DEAL.value),
                     SearchAttributePair(sa.OPPORTUNITY_ID, opportunity_id),
                 ]
             ),
@@ -100,18 +105,38 @@ async def saga_state(client: Client, workflow_id: str) -> ClosedWonState:
 
 async def decide(client: Client, workflow_id: str, decision: ApprovalDecision) -> RecordedDecision:
     handle = closed_won_handle(client, workflow_id)
-    try:
+    async with _refusals_explained(handle):
         return await handle.execute_update(ClosedWonToSubscription.decide, decision)
-    except WorkflowUpdateFailedError as error:
-        raise SagaActionRefused(_refusal_reason(error)) from error
+    raise AssertionError("unreachable")  # for mypy: the context manager only re-raises
 
 
 async def resubmit(client: Client, workflow_id: str, request: Resubmission) -> str:
     handle = closed_won_handle(client, workflow_id)
-    try:
+    async with _refusals_explained(handle):
         return await handle.execute_update(ClosedWonToSubscription.resubmit, request)
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def _refusals_explained(handle: WorkflowHandle[ClosedWonToSubscription, ClosedWonState]) -> AsyncIterator[None]:
+    """Turn the ways an Update can be turned down into one SagaActionRefused with a plain reason.
+
+    Temporal answers NOT_FOUND both for a saga that never existed (re-raised as is) and for one that has
+    ended (refused, saying so).
+    """
+    try:
+        yield
     except WorkflowUpdateFailedError as error:
         raise SagaActionRefused(_refusal_reason(error)) from error
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        try:
+            description = await handle.describe()
+        except RPCError:
+            raise error from None
+        status = (description.status or WorkflowExecutionStatus.RUNNING).name.lower()
+        raise SagaActionRefused(f"saga {handle.id} has already ended ({status}); it takes no more requests") from error
 
 
 async def list_sagas(
@@ -144,4 +169,4 @@ def _refusal_reason(error: WorkflowUpdateFailedError) -> str:
     cause: BaseException | None = error.cause
     while isinstance(cause, FailureError) and cause.cause is not None:
         cause = cause.cause  # the validator's message is on the innermost failure
-    return str(cause) if cause is not None else str(error)
+    return cause.message if isinstance(cause, FailureError) else str(cause or error)

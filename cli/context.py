@@ -1,0 +1,132 @@
+"""What every command needs from the global options: Temporal settings, a client, the config files."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.memory.reference_deals import demo_deals
+from adapters.memory.systems import InMemorySystems
+from canonical.mapping_rules import MappingRules
+from canonical.saga_policy import SagaPolicy
+from workers.config_files import load_mapping_rules, load_saga_policy, mapping_rules_path, saga_policy_path
+from workers.dev_server import workflow_ui_url
+from workers.temporal_settings import TemporalSettings, connect_temporal, load_temporal_settings
+from workflows.closed_won import WORKFLOW_ID_PREFIX, workflow_id_for
+
+DEFAULTS = TemporalSettings()
+
+IN_MEMORY_NOTE = (
+    "The embedded worker uses in-memory CRM, ERP, billing and revenue systems (HTTP adapters for the "
+    "Salesforce, Stripe and NetSuite emulators come later): what they hold lasts only as long as this process."
+)
+
+
+class CliError(Exception):
+    """An expected failure: printed as one `q2c: error: ...` line, exit status `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Globals:
+    """The global options, as given (None: not given, so the config file, environment or default applies)."""
+
+    config: Path | None
+    address: str | None
+    namespace: str | None
+    task_queue: str | None
+    ui_url: str | None
+    saga_policy: Path | None
+    mapping_rules: Path | None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Globals:
+        return cls(
+            config=args.config,
+            address=args.address,
+            namespace=args.namespace,
+            task_queue=args.task_queue,
+            ui_url=args.ui_url,
+            saga_policy=args.saga_policy,
+            mapping_rules=args.mapping_rules,
+        )
+
+    def settings(self) -> TemporalSettings:
+        """`[temporal]` from --config / $Q2C_CONFIG, then Q2C_* variables, then these options."""
+        settings = load_temporal_settings(self.config)
+        overrides = {
+            name: value
+            for name, value in (
+                ("address", self.address),
+                ("namespace", self.namespace),
+                ("task_queue", self.task_queue),
+                ("ui_url", self.ui_url),
+            )
+            if value
+        }
+        return settings.model_copy(update=overrides)
+
+    def policy(self) -> SagaPolicy:
+        return load_saga_policy(self.saga_policy)
+
+    def policy_path(self) -> Path:
+        return saga_policy_path(self.saga_policy)
+
+    def rules(self) -> MappingRules:
+        return load_mapping_rules(self.mapping_rules)
+
+    def rules_path(self) -> Path:
+        return mapping_rules_path(self.mapping_rules)
+
+
+async def connect(settings: TemporalSettings) -> Client:
+    return await connect_temporal(settings)
+
+
+def seeded_systems() -> InMemorySystems:
+    """Fresh in-memory systems whose CRM holds the demo deals."""
+    systems = InMemorySystems()
+    for deal in demo_deals():
+        systems.crm.save_deal(deal)
+    return systems
+
+
+def saga_id(saga: str) -> str:
+    """The workflow ID for SAGA, which may be the workflow ID or the bare opportunity ID."""
+    return saga if saga.startswith(WORKFLOW_ID_PREFIX) else workflow_id_for(saga)
+
+
+def ui_link(settings: TemporalSettings, workflow_id: str) -> str:
+    return workflow_ui_url(settings.ui_url, settings.namespace, workflow_id)
+
+
+def q2c_command(settings: TemporalSettings, *args: str) -> str:
+    """A `q2c ...` command line that reaches the same Temporal as `settings` (non-default options only)."""
+    words = ["q2c"]
+    for option, value, default in (
+        ("--address", settings.address, DEFAULTS.address),
+        ("--namespace", settings.namespace, DEFAULTS.namespace),
+        ("--task-queue", settings.task_queue, DEFAULTS.task_queue),
+        ("--ui-url", settings.ui_url, DEFAULTS.ui_url),
+    ):
+        if value != default:
+            words += [option, value]
+    return shlex.join([*words, *args])
+
+
+def not_found(error: RPCError, workflow_id: str, settings: TemporalSettings) -> CliError | None:
+    """A readable error for a saga that does not exist, or None when `error` is something else."""
+    if error.status != RPCStatusCode.NOT_FOUND:
+        return None
+    return CliError(
+        f"no saga {workflow_id} in namespace {settings.namespace} at {settings.address} "
+        f"(list them with `{q2c_command(settings, 'sagas')}`)"
+    )

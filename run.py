@@ -143,7 +143,18 @@ def wait_for(child: subprocess.Popen[bytes]) -> int:
         return code if code >= 0 else 128 - code  # killed by signal N: the shell's 128+N
 
 
+def ensure_postgresql() -> None:
+    """The database tests run on a real PostgreSQL: start (or install) the local one if it is not up."""
+    script = ROOT / ".ci" / "ensure-postgresql"
+    if os.name == "nt" or shutil.which("bash") is None:
+        say("cannot check PostgreSQL here; its tests skip outside CI")
+        return
+    if subprocess.call(["bash", str(script)]) != 0:
+        say("PostgreSQL is not available; its tests skip outside CI and fail in CI")
+
+
 def run_tests(args: list[str]) -> None:
+    ensure_postgresql()
     # Not exec'd: pytest's "no tests collected" must become a failure, or a typo'd path passes CI.
     code = wait_for(subprocess.Popen([str(VENV_PYTHON), "-m", "pytest", *args], cwd=ROOT))
     if code == PYTEST_NO_TESTS_COLLECTED:

@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox")
+LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver")
 ALLOWED = {
     "canonical": set(),
     "adapters": {"canonical"},
     "activities": {"canonical", "adapters"},
     "workflows": {"canonical", "activities"},
     "workers": {"canonical", "adapters", "activities", "workflows"},
-    "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox"},
+    "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver"},
     # The emulators stand in for the vendors: they know q2c's canonical vocabulary (for seeding) and nothing else.
     "sandbox": {"canonical"},
+    "receiver": {"canonical", "workflows", "workers"},
 }
 
 

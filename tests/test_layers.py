@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver")
+LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver", "revenue")
 ALLOWED = {
     "canonical": set(),
-    "adapters": {"canonical"},
+    "adapters": {"canonical", "revenue"},
     "activities": {"canonical", "adapters"},
     "workflows": {"canonical", "activities"},
     "workers": {"canonical", "adapters", "activities", "workflows"},
@@ -19,6 +19,8 @@ ALLOWED = {
     # The emulators stand in for the vendors: they know q2c's canonical vocabulary (for seeding) and nothing else.
     "sandbox": {"canonical"},
     "receiver": {"canonical", "workflows", "workers"},
+    # The built-in ASC 606 engine is pure domain logic, like canonical, on which alone it builds.
+    "revenue": {"canonical"},
 }
 
 

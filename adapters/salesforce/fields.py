@@ -1,0 +1,133 @@
+"""Every Salesforce object and field name the adapter uses, and the SOQL it sends. Nothing else names them.
+
+Custom fields (`__c`) are deployed to the org by q2c's package; `Q2C_*` fields on Opportunity receive the saga's
+outcome. On OpportunityLineItem, `UnitPrice` is the net (sales) price per unit per month, `ListPrice` the list
+price, `Discount` the quoted discount in percent and `TotalPrice` the amount of a one-time line. (A real org
+computes TotalPrice from quantity, unit price and discount; recurring lines then carry a TotalPrice too, which
+q2c's contract mapping ignores for recurring lines.)
+"""
+
+from __future__ import annotations
+
+OPPORTUNITY = "Opportunity"
+LINE_ITEM = "OpportunityLineItem"
+
+# Opportunity, with its owner and account (and the account's billing contact) read through relationships.
+OPP_ID = "Id"
+OPP_NAME = "Name"
+OPP_STAGE = "StageName"
+OPP_CLOSE_DATE = "CloseDate"
+OPP_CURRENCY = "CurrencyIsoCode"
+OPP_CONTRACT_START = "Contract_Start__c"
+OPP_CONTRACT_END = "Contract_End__c"
+OPP_ACCOUNT_ID = "AccountId"
+OWNER = "Owner"
+OWNER_USERNAME = "Username"
+ACCOUNT = "Account"
+ACCOUNT_ID = "Id"
+ACCOUNT_NAME = "Name"
+ACCOUNT_STREET = "BillingStreet"
+ACCOUNT_CITY = "BillingCity"
+ACCOUNT_POSTAL_CODE = "BillingPostalCode"
+ACCOUNT_COUNTRY = "BillingCountry"
+ACCOUNT_CURRENCY = "CurrencyIsoCode"
+ACCOUNT_LEGAL_ENTITY = "Legal_Entity__c"
+ACCOUNT_TAX_ID = "Tax_Id__c"
+ACCOUNT_PAYMENT_TERMS = "Payment_Terms_Days__c"
+BILLING_CONTACT = "Billing_Contact__r"  # the relationship of the lookup field Billing_Contact__c
+CONTACT_FIRST_NAME = "FirstName"
+CONTACT_LAST_NAME = "LastName"
+CONTACT_EMAIL = "Email"
+
+ACCOUNT_FIELDS = (
+    ACCOUNT_ID,
+    ACCOUNT_NAME,
+    ACCOUNT_STREET,
+    ACCOUNT_CITY,
+    ACCOUNT_POSTAL_CODE,
+    ACCOUNT_COUNTRY,
+    ACCOUNT_CURRENCY,
+    ACCOUNT_LEGAL_ENTITY,
+    ACCOUNT_TAX_ID,
+    ACCOUNT_PAYMENT_TERMS,
+)
+CONTACT_FIELDS = (CONTACT_FIRST_NAME, CONTACT_LAST_NAME, CONTACT_EMAIL)
+
+# OpportunityLineItem
+LINE_ID = "Id"
+LINE_OPPORTUNITY_ID = "OpportunityId"
+LINE_NO = "Line_No__c"
+PRODUCT = "Product2"
+PRODUCT_CODE = "ProductCode"
+LINE_QUANTITY = "Quantity"
+LINE_LIST_PRICE = "ListPrice"
+LINE_UNIT_PRICE = "UnitPrice"
+LINE_DISCOUNT = "Discount"
+LINE_TOTAL_PRICE = "TotalPrice"
+LINE_SERVICE_START = "ServiceDate"
+LINE_SERVICE_END = "End_Date__c"
+LINE_BILLING_FREQUENCY = "Billing_Frequency__c"
+LINE_USAGE_UNIT = "Usage_Unit__c"
+LINE_INCLUDED_PER_MONTH = "Included_Per_Month__c"
+LINE_OVERAGE_PRICE = "Overage_Unit_Price__c"
+LINE_DELIVERED_ON = "Delivered_On__c"
+
+LINE_FIELDS = (
+    LINE_ID,
+    LINE_NO,
+    f"{PRODUCT}.{PRODUCT_CODE}",
+    LINE_QUANTITY,
+    LINE_LIST_PRICE,
+    LINE_UNIT_PRICE,
+    LINE_DISCOUNT,
+    LINE_TOTAL_PRICE,
+    LINE_SERVICE_START,
+    LINE_SERVICE_END,
+    LINE_BILLING_FREQUENCY,
+    LINE_USAGE_UNIT,
+    LINE_INCLUDED_PER_MONTH,
+    LINE_OVERAGE_PRICE,
+    LINE_DELIVERED_ON,
+)
+
+# The saga's outcome, written back onto the Opportunity.
+Q2C_STATUS = "Q2C_Status__c"
+Q2C_SAGA_ID = "Q2C_Saga_Id__c"
+Q2C_CONTRACT_ID = "Q2C_Contract_Id__c"
+Q2C_ERP_CUSTOMER_ID = "Q2C_ERP_Customer_Id__c"
+Q2C_BILLING_CUSTOMER_ID = "Q2C_Billing_Customer_Id__c"
+Q2C_SUBSCRIPTION_ID = "Q2C_Subscription_Id__c"
+Q2C_REVENUE_CONTRACT_ID = "Q2C_Revenue_Contract_Id__c"
+Q2C_MESSAGE = "Q2C_Message__c"
+Q2C_MESSAGE_LENGTH = 255  # Text(255) in the org
+
+
+def soql_string(value: str) -> str:
+    """A quoted SOQL string literal."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{escaped}'"
+
+
+def opportunity_query(opportunity_id: str) -> str:
+    selected = [
+        OPP_ID,
+        OPP_NAME,
+        OPP_STAGE,
+        OPP_CLOSE_DATE,
+        OPP_CURRENCY,
+        OPP_CONTRACT_START,
+        OPP_CONTRACT_END,
+        OPP_ACCOUNT_ID,
+        f"{OWNER}.{OWNER_USERNAME}",
+        *(f"{ACCOUNT}.{name}" for name in ACCOUNT_FIELDS),
+        *(f"{ACCOUNT}.{BILLING_CONTACT}.{name}" for name in CONTACT_FIELDS),
+    ]
+    return f"SELECT {', '.join(selected)} FROM {OPPORTUNITY} WHERE {OPP_ID} = {soql_string(opportunity_id)} LIMIT 1"
+
+
+def line_items_query(opportunity_id: str) -> str:
+    return (
+        f"SELECT {', '.join(LINE_FIELDS)} FROM {LINE_ITEM} "
+        f"WHERE {LINE_OPPORTUNITY_ID} = {soql_string(opportunity_id)} "
+        f"ORDER BY {LINE_NO} ASC NULLS LAST, {LINE_ID} ASC"
+    )

@@ -1,0 +1,126 @@
+"""Salesforce records ↔ q2c's canonical CRM records, and a saga's outcome → Opportunity fields.
+
+IDs are returned in their 15-character form, so an ID from an Outbound Message (18 characters) and one typed
+by a person (15) name the same deal. Numbers arrive as Decimal (see the client); whole-number fields such as
+payment terms and line numbers become ints when they are whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from adapters.salesforce import fields as f
+from adapters.salesforce.ids import id15
+from canonical.crm_deal import CrmAccountRecord, CrmDeal, CrmOpportunityRecord, CrmQuoteLineRecord
+from canonical.saga import SagaOutcome
+
+logger = logging.getLogger(__name__)
+Record = Mapping[str, Any]
+
+
+def _whole(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    number = Decimal(value)
+    if number != number.to_integral_value():
+        logger.warning("Salesforce field %s holds %s, not a whole number: read as missing", name, value)
+        return None
+    return int(number)
+
+
+def _related(record: Record | None, relationship: str) -> Record | None:
+    related = None if record is None else record.get(relationship)
+    return related if isinstance(related, Mapping) else None
+
+
+def _optional_id(value: Any) -> str | None:
+    return None if value is None else id15(str(value))
+
+
+def account_record(opportunity: Record) -> CrmAccountRecord:
+    account = _related(opportunity, f.ACCOUNT)
+    contact = _related(account, f.BILLING_CONTACT)
+    contact_name = None
+    if contact is not None:
+        contact_name = " ".join(p for p in (contact.get(f.CONTACT_FIRST_NAME), contact.get(f.CONTACT_LAST_NAME)) if p)
+    if account is None:  # no account on the deal: the contract mapping reports the mismatch
+        return CrmAccountRecord(account_id=_optional_id(opportunity.get(f.OPP_ACCOUNT_ID)) or "")
+    return CrmAccountRecord(
+        account_id=id15(str(account[f.ACCOUNT_ID])),
+        name=account.get(f.ACCOUNT_NAME),
+        billing_country=account.get(f.ACCOUNT_COUNTRY),
+        currency=account.get(f.ACCOUNT_CURRENCY),
+        legal_entity=account.get(f.ACCOUNT_LEGAL_ENTITY),
+        tax_id=account.get(f.ACCOUNT_TAX_ID),
+        billing_contact_name=contact_name or None,
+        billing_contact_email=None if contact is None else contact.get(f.CONTACT_EMAIL),
+        payment_terms_days=_whole(account.get(f.ACCOUNT_PAYMENT_TERMS), f.ACCOUNT_PAYMENT_TERMS),
+        billing_street=account.get(f.ACCOUNT_STREET),
+        billing_city=account.get(f.ACCOUNT_CITY),
+        billing_postal_code=account.get(f.ACCOUNT_POSTAL_CODE),
+    )
+
+
+def opportunity_record(opportunity: Record) -> CrmOpportunityRecord:
+    owner = _related(opportunity, f.OWNER)
+    return CrmOpportunityRecord(
+        opportunity_id=id15(str(opportunity[f.OPP_ID])),
+        account_id=_optional_id(opportunity.get(f.OPP_ACCOUNT_ID)),
+        name=opportunity.get(f.OPP_NAME),
+        owner=None if owner is None else owner.get(f.OWNER_USERNAME),
+        stage=opportunity.get(f.OPP_STAGE),
+        closed_won_on=opportunity.get(f.OPP_CLOSE_DATE),
+        contract_start=opportunity.get(f.OPP_CONTRACT_START),
+        contract_end=opportunity.get(f.OPP_CONTRACT_END),
+        currency=opportunity.get(f.OPP_CURRENCY),
+    )
+
+
+def line_record(position: int, line: Record) -> CrmQuoteLineRecord:
+    product = _related(line, f.PRODUCT)
+    return CrmQuoteLineRecord(
+        line_no=_whole(line.get(f.LINE_NO), f.LINE_NO) or position,
+        product_code=None if product is None else product.get(f.PRODUCT_CODE),
+        quantity=line.get(f.LINE_QUANTITY),
+        list_unit_price=line.get(f.LINE_LIST_PRICE),
+        net_unit_price=line.get(f.LINE_UNIT_PRICE),
+        discount_percent=line.get(f.LINE_DISCOUNT),
+        amount=line.get(f.LINE_TOTAL_PRICE),
+        billing_frequency=line.get(f.LINE_BILLING_FREQUENCY),
+        service_start=line.get(f.LINE_SERVICE_START),
+        service_end=line.get(f.LINE_SERVICE_END),
+        usage_unit=line.get(f.LINE_USAGE_UNIT),
+        included_per_month=line.get(f.LINE_INCLUDED_PER_MONTH),
+        unit_price_over_included=line.get(f.LINE_OVERAGE_PRICE),
+        delivered_on=line.get(f.LINE_DELIVERED_ON),
+    )
+
+
+def deal(opportunity: Record, lines: Sequence[Record]) -> CrmDeal:
+    """The deal as q2c reads it. Ramp phases are not modelled in the org, so lines carry none."""
+    return CrmDeal(
+        opportunity=opportunity_record(opportunity),
+        account=account_record(opportunity),
+        lines=tuple(line_record(position, line) for position, line in enumerate(lines, start=1)),
+    )
+
+
+def outcome_fields(outcome: SagaOutcome) -> dict[str, str | None]:
+    """The Opportunity's Q2C fields for `outcome`; a reference the saga no longer holds is cleared."""
+    references = outcome.references
+    message = outcome.message
+    if len(message) > f.Q2C_MESSAGE_LENGTH:
+        message = message[: f.Q2C_MESSAGE_LENGTH - 1] + "…"
+    return {
+        f.Q2C_STATUS: outcome.status.value,
+        f.Q2C_SAGA_ID: outcome.workflow_id,
+        f.Q2C_CONTRACT_ID: outcome.contract_id,
+        f.Q2C_ERP_CUSTOMER_ID: references.erp_customer_id,
+        f.Q2C_BILLING_CUSTOMER_ID: references.billing_customer_id,
+        f.Q2C_SUBSCRIPTION_ID: references.subscription_id,
+        f.Q2C_REVENUE_CONTRACT_ID: references.revenue_contract_id,
+        f.Q2C_MESSAGE: message or None,
+    }

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from adapters.salesforce.ids import id15
 from canonical.saga_policy import SagaPolicy
 from receiver.salesforce_outbound import ACK, MalformedOutboundMessage, parse_outbound_message
 from workflows.closed_won_client import start_closed_won

@@ -89,9 +89,9 @@ class SagaHarness:
     policy: SagaPolicy
     worker: Worker
 
-    def seed(self, deal: CrmDeal) -> str:
+    def seed(self, deal: CrmDeal, opportunity_id: str | None = None) -> str:
         """Save a copy of `deal` under an opportunity ID unique to this test (workflow IDs derive from it)."""
-        opportunity_id = f"{deal.opportunity.opportunity_id}-{uuid.uuid4().hex[:8]}"
+        opportunity_id = opportunity_id or f"{deal.opportunity.opportunity_id}-{uuid.uuid4().hex[:8]}"
         self.systems.crm.save_deal(
             deal.model_copy(
                 update={"opportunity": deal.opportunity.model_copy(update={"opportunity_id": opportunity_id})}

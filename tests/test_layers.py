@@ -18,7 +18,7 @@ ALLOWED = {
     "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver"},
     # The emulators stand in for the vendors: they know q2c's canonical vocabulary (for seeding) and nothing else.
     "sandbox": {"canonical"},
-    "receiver": {"canonical", "workflows", "workers"},
+    "receiver": {"canonical", "adapters", "workflows", "workers"},
     # The built-in ASC 606 engine is pure domain logic, like canonical, on which alone it builds.
     "revenue": {"canonical"},
 }

@@ -1,0 +1,6 @@
+"""Stripe Billing behind the BillingPort: `StripeBilling(StripeSettings.from_env())`."""
+
+from adapters.stripe.billing import StripeBilling
+from adapters.stripe.settings import StripeSettings
+
+__all__ = ["StripeBilling", "StripeSettings"]

@@ -1,0 +1,1 @@
+"""The emulator's v1 endpoints, one module per resource."""

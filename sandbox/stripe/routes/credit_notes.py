@@ -1,0 +1,206 @@
+"""Credit notes: before payment they reduce what an open invoice asks for (`pre_payment`); after it, they credit
+the customer's balance or record a refund made elsewhere (`post_payment`: `credit_amount`, `out_of_band_amount`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sandbox.stripe import billing, objects
+from sandbox.stripe.errors import invalid, missing_param
+from sandbox.stripe.ids import new_id
+from sandbox.stripe.params import EXPAND, Arr, Enum, Int, Metadata, Obj, Str, page_schema
+from sandbox.stripe.routes.common import open_records, page, read_params, respond
+
+router = APIRouter()
+
+RETRIEVE = Obj({"expand": EXPAND})
+CREDIT_LINE = Obj(
+    {
+        "type": Enum(("custom_line_item", "invoice_line_item")),
+        "invoice_line_item": Str(),
+        "quantity": Int(minimum=0),
+        "amount": Int(minimum=0),
+        "unit_amount": Int(minimum=0),
+        "description": Str(),
+        "metadata": Metadata(),
+    },
+    required=("type",),
+)
+CREDIT_NOTE = Obj(
+    {
+        "invoice": Str(),
+        "lines": Arr(CREDIT_LINE),
+        "amount": Int(minimum=0),
+        "credit_amount": Int(minimum=0),
+        "out_of_band_amount": Int(minimum=0),
+        "refund_amount": Int(minimum=0),
+        "reason": Enum(("duplicate", "fraudulent", "order_change", "product_unsatisfactory")),
+        "memo": Str(),
+        "metadata": Metadata(),
+        "effective_at": Int(),
+        "expand": EXPAND,
+    },
+    required=("invoice",),
+)
+CREDIT_NOTE_LIST = page_schema(customer=Str(), invoice=Str())
+
+
+@router.post("/v1/credit_notes")
+async def create_credit_note(request: Request) -> JSONResponse:
+    params = await read_params(request, CREDIT_NOTE)
+    async with open_records(request) as records:
+        invoice = await records.require("invoice", params["invoice"], "invoice")
+        if invoice["status"] not in ("open", "paid"):
+            raise invalid("Credit notes can only be created for open or paid invoices.", "invoice")
+        now = await records.customer_now(invoice["customer"])
+        note_id = new_id("credit_note")
+        lines = _credit_lines(invoice, params)
+        amount = sum(line["amount"] for line in lines) if lines else params.get("amount")
+        if amount is None:
+            raise missing_param("lines")
+        if params.get("amount") is not None and lines and params["amount"] != amount:
+            raise invalid("The amount does not match the sum of the lines.", "amount")
+        pre_payment = invoice["status"] == "open"
+        already = sum(
+            n["amount"] for n in await records.all("credit_note", invoice=invoice["id"]) if n["status"] == "issued"
+        )
+        limit = invoice["amount_remaining"] if pre_payment else invoice["amount_paid"] - already
+        if amount <= 0 or amount > limit:
+            raise invalid(f"The credit note amount ({amount}) must be above 0 and at most {limit}.", "amount")
+        if not pre_payment:
+            _check_post_payment(params, amount)
+        customer = await records.require("customer", invoice["customer"])
+        number = f"{invoice['number']}-CN-{len(await records.all('credit_note', invoice=invoice['id'])) + 1:02d}"
+        if not lines:
+            lines = [
+                objects.credit_note_line(
+                    new_id("credit_note_line_item"),
+                    amount=amount,
+                    description="Credit",
+                    quantity=1,
+                    invoice_line_item=None,
+                    unit_amount=amount,
+                )
+            ]
+        note = objects.credit_note(
+            note_id, now, invoice, number=number, amount=amount, lines=lines, params=params, pre_payment=pre_payment
+        )
+        await records.put(note)
+        if pre_payment:
+            invoice["pre_payment_credit_notes_amount"] += amount
+            billing.update_totals(invoice)
+            await records.put(invoice)
+            if invoice["amount_remaining"] == 0:
+                await billing.mark_paid(records, invoice, now)
+        else:
+            invoice["post_payment_credit_notes_amount"] += amount
+            await records.put(invoice)
+            credit = params.get("credit_amount") or 0
+            if credit:
+                customer["balance"] -= credit
+                await records.put(customer)
+        await records.emit("credit_note.created", objects.public(note), now)
+    return respond(objects.public(note))
+
+
+def _credit_lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    lines = []
+    by_id = {line["id"]: line for line in invoice["_lines"]}
+    for index, line in enumerate(params.get("lines") or []):
+        if line["type"] == "invoice_line_item":
+            source = by_id.get(line.get("invoice_line_item") or "")
+            if source is None:
+                raise invalid(
+                    f"No such invoice line item: '{line.get('invoice_line_item')}'",
+                    f"lines[{index}][invoice_line_item]",
+                    "resource_missing",
+                )
+            amount = line.get("amount")
+            if amount is None:
+                quantity = line.get("quantity") or source.get("quantity") or 1
+                amount = round(source["amount"] * quantity / (source.get("quantity") or 1))
+            if amount > source["amount"]:
+                raise invalid("The credit amount exceeds the line's amount.", f"lines[{index}][amount]")
+            lines.append(
+                objects.credit_note_line(
+                    new_id("credit_note_line_item"),
+                    amount=amount,
+                    description=source["description"],
+                    quantity=line.get("quantity"),
+                    invoice_line_item=source["id"],
+                    unit_amount=None,
+                )
+            )
+        else:
+            if line.get("unit_amount") is None:
+                raise missing_param(f"lines[{index}][unit_amount]")
+            quantity = line.get("quantity") or 1
+            lines.append(
+                objects.credit_note_line(
+                    new_id("credit_note_line_item"),
+                    amount=line["unit_amount"] * quantity,
+                    description=line.get("description") or "Credit",
+                    quantity=quantity,
+                    invoice_line_item=None,
+                    unit_amount=line["unit_amount"],
+                )
+            )
+    return lines
+
+
+def _check_post_payment(params: dict[str, Any], amount: int) -> None:
+    parts = (params.get("credit_amount") or 0) + (params.get("out_of_band_amount") or 0)
+    parts += params.get("refund_amount") or 0
+    if parts != amount:
+        raise invalid(
+            "For a paid invoice, the credit note amount must be split into credit_amount, refund_amount and "
+            "out_of_band_amount that add up to it.",
+            "credit_amount",
+        )
+    if params.get("refund_amount"):
+        raise invalid("Refunds are not emulated: use credit_amount or out_of_band_amount.", "refund_amount")
+
+
+@router.get("/v1/credit_notes")
+async def list_credit_notes(request: Request) -> JSONResponse:
+    params = await read_params(request, CREDIT_NOTE_LIST)
+    async with open_records(request) as records:
+        found = [
+            n
+            for n in await records.all("credit_note")
+            if (params.get("customer") is None or n["customer"] == params["customer"])
+            and (params.get("invoice") is None or n["invoice"] == params["invoice"])
+        ]
+    return respond(page(found, params, "/v1/credit_notes", objects.public))
+
+
+@router.get("/v1/credit_notes/{note_id}")
+async def retrieve_credit_note(request: Request, note_id: str) -> JSONResponse:
+    await read_params(request, RETRIEVE)
+    async with open_records(request) as records:
+        note = await records.require("credit_note", note_id)
+    return respond(objects.public(note))
+
+
+@router.post("/v1/credit_notes/{note_id}/void")
+async def void_credit_note(request: Request, note_id: str) -> JSONResponse:
+    await read_params(request, RETRIEVE)
+    async with open_records(request) as records:
+        note = await records.require("credit_note", note_id)
+        if note["status"] != "issued":
+            raise invalid("This credit note is already void.")
+        invoice = await records.require("invoice", note["invoice"])
+        if note["type"] == "pre_payment":
+            if invoice["status"] != "open":
+                raise invalid("A pre-payment credit note can only be voided while its invoice is open.")
+            invoice["pre_payment_credit_notes_amount"] -= note["amount"]
+            billing.update_totals(invoice)
+            await records.put(invoice)
+        now = await records.customer_now(note["customer"])
+        note.update(status="void", voided_at=now)
+        await records.put(note)
+        await records.emit("credit_note.voided", objects.public(note), now)
+    return respond(objects.public(note))

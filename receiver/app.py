@@ -43,21 +43,17 @@ def create_receiver_app(
         except MalformedOutboundMessage as error:
             log.warning("rejected a Salesforce outbound message: %s", error)
             return Response(f"malformed outbound message: {error}", status_code=400, media_type="text/plain")
-        if message.organization_id != settings.salesforce_organization_id:
+        if id15(message.organization_id) != id15(settings.salesforce_organization_id):
             log.warning("rejected an outbound message from organisation %s", message.organization_id)
             return Response("unknown organization", status_code=403, media_type="text/plain")
         try:
             temporal = await client()
             for notification in message.notifications:
                 if notification.stage == CLOSED_WON:
-                    started = await start_closed_won(
-                        temporal, notification.opportunity_id, policy(), settings.task_queue
-                    )
-                    log.info(
-                        "opportunity %s: %s",
-                        notification.opportunity_id,
-                        "saga started" if started.started else "saga exists",
-                    )
+                    # Salesforce sends 18-character IDs; the saga's identity uses the 15-character form.
+                    opportunity_id = id15(notification.opportunity_id)
+                    started = await start_closed_won(temporal, opportunity_id, policy(), settings.task_queue)
+                    log.info("opportunity %s: %s", opportunity_id, "saga started" if started.started else "saga exists")
         except (RPCError, RuntimeError) as error:
             log.warning("Temporal unavailable, asking Salesforce to retry: %s", error)
             return Response("temporal unavailable, retry later", status_code=503, media_type="text/plain")

@@ -62,11 +62,10 @@ async def receiver(saga: SagaHarness) -> AsyncIterator[httpx.AsyncClient]:
 async def test_a_closed_won_message_starts_one_saga_however_often_it_is_delivered(
     saga: SagaHarness, receiver: httpx.AsyncClient
 ) -> None:
-    opportunity = saga.seed(reference_deal())
-
-    answers = [
-        await receiver.post("/salesforce/outbound-messages", content=outbound_message(opportunity)) for _ in range(3)
-    ]
+    opportunity = saga.seed(reference_deal(), opportunity_id=f"006{uuid.uuid4().hex[:12]}")  # 15 characters
+    # Salesforce sends the 18-character form; the saga is keyed on the 15-character one.
+    message = outbound_message(opportunity + "AAA")
+    answers = [await receiver.post("/salesforce/outbound-messages", content=message) for _ in range(3)]
 
     assert all(a.status_code == 200 and "<Ack>true</Ack>" in a.text for a in answers)
     result = await saga.client.get_workflow_handle(workflow_id_for(opportunity)).result()

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, and_, func, insert, select, update
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 Document = dict[str, Any]
@@ -39,10 +39,13 @@ class DocumentStore:
         """`url`: `sqlite+aiosqlite:///file` (default) or `postgresql+asyncpg://...`, in `postgres_schema` if given."""
         connect_args = {"server_settings": {"search_path": postgres_schema}} if postgres_schema else {}
         self._engine: AsyncEngine = create_async_engine(url, connect_args=connect_args)
+        self._schema = postgres_schema
         self._lock = asyncio.Lock()
 
     async def open(self) -> DocumentStore:
         async with self._engine.begin() as connection:
+            if self._schema:
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
             await connection.run_sync(_metadata.create_all)
         return self
 

@@ -14,7 +14,7 @@ ALLOWED = {
     "adapters": {"canonical", "revenue"},
     "activities": {"canonical", "adapters"},
     "workflows": {"canonical", "activities"},
-    "workers": {"canonical", "adapters", "activities", "workflows"},
+    "workers": {"canonical", "adapters", "activities", "workflows", "sandbox"},
     "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver"},
     # The emulators stand in for the vendors: they know q2c's canonical vocabulary (for seeding) and nothing else.
     "sandbox": {"canonical"},

@@ -1,0 +1,74 @@
+"""Which systems a worker talks to: the vendors over HTTP (Salesforce, Stripe Billing, NetSuite) or the
+in-memory ones. Switching from the local emulators to a vendor's own sandbox is configuration only.
+
+The revenue role stays in memory until the built-in revenue engine is wired behind the revenue port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from adapters.memory.faults import FaultPlan
+from adapters.memory.systems import InMemoryRevenue
+from adapters.netsuite.erp import NetSuiteErp
+from adapters.netsuite.settings import NetSuiteAuthMode, NetSuiteSettings
+from adapters.ports import SystemPorts
+from adapters.salesforce.crm import SalesforceCrm
+from adapters.salesforce.settings import SalesforceSettings
+from adapters.stripe.billing import StripeBilling
+from adapters.stripe.settings import StripeSettings
+from canonical.mapping_rules import MappingRules
+from sandbox.stack import RunningSandbox
+
+
+@contextlib.asynccontextmanager
+async def vendor_systems(
+    crm: SalesforceSettings, erp: NetSuiteSettings, billing: StripeSettings, rules: MappingRules
+) -> AsyncIterator[SystemPorts]:
+    salesforce, netsuite, stripe = SalesforceCrm(crm), NetSuiteErp.from_rules(erp, rules), StripeBilling(billing)
+    try:
+        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=InMemoryRevenue(FaultPlan()))
+    finally:
+        await salesforce.aclose()
+        await netsuite.aclose()
+        await stripe.aclose()
+
+
+def vendor_settings_from_env(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[SalesforceSettings, NetSuiteSettings, StripeSettings]:
+    """`Q2C_SALESFORCE_*`, `Q2C_NETSUITE_*`, `Q2C_STRIPE_*` (see README, "Vendor connections")."""
+    return (
+        SalesforceSettings.from_env(environ),
+        NetSuiteSettings.from_env(environ),
+        StripeSettings.from_env(environ),
+    )
+
+
+def sandbox_vendor_settings(
+    sandbox: RunningSandbox, stripe_test_clock: str | None = None
+) -> tuple[SalesforceSettings, NetSuiteSettings, StripeSettings]:
+    """Adapter settings that reach the local emulators with their built-in development credentials."""
+    tba = sandbox.netsuite.tba_credentials[0]
+    return (
+        SalesforceSettings(
+            base_url=sandbox.urls["salesforce"],
+            client_id=sandbox.salesforce.client_id,
+            client_secret=sandbox.salesforce.client_secret,
+        ),
+        NetSuiteSettings(
+            base_url=sandbox.urls["netsuite"],
+            account_id=sandbox.netsuite.account_id,
+            auth=NetSuiteAuthMode.TBA,
+            consumer_key=tba.consumer_key,
+            consumer_secret=tba.consumer_secret,
+            token_id=tba.token_id,
+            token_secret=tba.token_secret,
+        ),
+        StripeSettings(
+            api_key=sandbox.stripe_api_key,
+            base_url=sandbox.urls["stripe"],
+            test_clock=stripe_test_clock,
+        ),
+    )

@@ -1,7 +1,8 @@
 """Which systems a worker talks to: the vendors over HTTP (Salesforce, Stripe Billing, NetSuite) or the
 in-memory ones. Switching from the local emulators to a vendor's own sandbox is configuration only.
 
-The revenue role stays in memory until the built-in revenue engine is wired behind the revenue port.
+The revenue role is q2c's built-in engine (`adapters.revenue_engine`), kept in this process until the
+operational store persists it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from adapters.memory.faults import FaultPlan
-from adapters.memory.systems import InMemoryRevenue
 from adapters.netsuite.erp import NetSuiteErp
 from adapters.netsuite.settings import NetSuiteAuthMode, NetSuiteSettings
 from adapters.ports import SystemPorts
+from adapters.revenue_engine import BuiltInRevenueEngine
 from adapters.salesforce.crm import SalesforceCrm
 from adapters.salesforce.settings import SalesforceSettings
 from adapters.stripe.billing import StripeBilling
@@ -28,7 +28,7 @@ async def vendor_systems(
 ) -> AsyncIterator[SystemPorts]:
     salesforce, netsuite, stripe = SalesforceCrm(crm), NetSuiteErp.from_rules(erp, rules), StripeBilling(billing)
     try:
-        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=InMemoryRevenue(FaultPlan()))
+        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=BuiltInRevenueEngine())
     finally:
         await salesforce.aclose()
         await netsuite.aclose()

@@ -62,7 +62,10 @@ def require_python() -> None:
 
 
 def pyproject_digest() -> str:
-    return hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+    """What the install depends on: pyproject.toml, and the top-level packages (an editable install maps each
+    package it found; a package added later is invisible to it until the next install)."""
+    packages = sorted(p.parent.name for p in ROOT.glob("*/__init__.py"))
+    return hashlib.sha256(PYPROJECT.read_bytes() + "\n".join(packages).encode()).hexdigest()
 
 
 def run_quietly(command: list[str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.memory.reference_deals import demo_deals
+from adapters.memory.reference_deals import INCOMPLETE_OPPORTUNITY, NON_STANDARD_OPPORTUNITY, demo_deals, reference_deal
 from adapters.memory.systems import InMemorySystems
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
+from cli import output
 from workers.config_files import load_mapping_rules, load_saga_policy, mapping_rules_path, saga_policy_path
 from workers.dev_server import workflow_ui_url
 from workers.temporal_settings import TemporalSettings, connect_temporal, load_temporal_settings
@@ -22,8 +24,19 @@ from workflows.closed_won import WORKFLOW_ID_PREFIX, workflow_id_for
 DEFAULTS = TemporalSettings()
 
 IN_MEMORY_NOTE = (
-    "The embedded worker uses in-memory CRM, ERP, billing and revenue systems (HTTP adapters for the "
-    "Salesforce, Stripe and NetSuite emulators come later): what they hold lasts only as long as this process."
+    "The embedded worker uses in-memory CRM, ERP, billing and revenue systems (--systems memory): what they hold "
+    "lasts only as long as this process. The default, --systems sandbox, runs the Salesforce, Stripe and NetSuite "
+    "emulators and talks to them over HTTP."
+)
+SANDBOX_NOTE = (
+    "The worker's adapters talk over HTTP to the Salesforce, Stripe Billing and NetSuite emulators, which keep "
+    "their records in SQLite under the state dir; revenue contracts go to q2c's built-in revenue engine, which "
+    "keeps them in the worker's process for now."
+)
+VENDORS_NOTE = (
+    "The worker's adapters talk to Salesforce, Stripe Billing and NetSuite as the Q2C_SALESFORCE_*, Q2C_STRIPE_* "
+    "and Q2C_NETSUITE_* variables say; revenue contracts go to q2c's built-in revenue engine, which keeps them in "
+    "the worker's process for now."
 )
 
 
@@ -130,3 +143,23 @@ def not_found(error: RPCError, workflow_id: str, settings: TemporalSettings) -> 
         f"no saga {workflow_id} in namespace {settings.namespace} at {settings.address} "
         f"(list them with `{q2c_command(settings, 'sagas')}`)"
     )
+
+
+def seeded_opportunities() -> list[str]:
+    """The demo deals every system set (in-memory or the sandbox) is seeded with, one line each."""
+    reference = reference_deal()
+    return [
+        f"{reference.opportunity.opportunity_id}  {reference.account.name}: the reference deal (standard terms)",
+        f"{NON_STANDARD_OPPORTUNITY}  Contoso Robotics Inc.: non-standard (30% discount, 60-day terms), "
+        "needs finance approval",
+        f"{INCOMPLETE_OPPORTUNITY}  Fabrikam Labs Inc.: incomplete (no tax ID, no billing contact), "
+        "parks in needs attention",
+    ]
+
+
+async def run_until_interrupted(stopping: str) -> None:
+    """Wait for Ctrl-C (or SIGTERM); say what is being stopped while the caller's contexts unwind."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        output.say(f"Stopping {stopping} ...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -15,8 +16,9 @@ from typing import NoReturn
 
 from temporalio.service import RPCError
 
-from cli import demo, dev, output, sagas
+from cli import output, sagas
 from cli.context import CliError
+from cli.ports import SANDBOX_DEFAULT_PORTS, SANDBOX_PORT_OPTIONS, SANDBOX_PORT_ROLES
 from workers.config_files import ConfigFileError
 from workers.dev_server import DevServerFailedToStart, TemporalCliNotFound
 from workers.search_attribute_check import MissingSearchAttributes
@@ -39,8 +41,10 @@ data wait for someone to fix them, and a failure undoes what was created.
 EPILOG = """\
 examples:
   q2c demo                                   the whole story on a fresh local Temporal, in one command
-  q2c dev                                    local Temporal dev server + worker, kept in .q2c/dev
-  q2c start closed-won 006NW0000000001 --wait
+  q2c dev                                    local Temporal + vendor emulators + receiver + worker, in .q2c/dev
+  q2c sandbox                                the Salesforce, Stripe and NetSuite emulators alone, seeded
+  q2c worker                                 a worker on the vendors the Q2C_SALESFORCE/STRIPE/NETSUITE_* vars name
+  q2c start closed-won 006NW0000000001 --wait   start the saga of a deal closed won in the CRM, by hand
   q2c sagas --stuck                          running sagas that wait for people
   q2c approvals                              deals waiting for a finance decision
   q2c approve closed-won/006NW0000000003 --as fiona.finance --note "ok for Q1"
@@ -51,6 +55,18 @@ Global options may come before or after the command. Settings are read from the 
 Exit status: 0 done, 1 the saga refused the request (or did not complete), 2 usage, configuration or
 connection error, 130 interrupted.
 """
+
+
+def _lazy(module: str, name: str) -> Command:
+    """The command `name` of `module`, imported when it runs: the commands that run servers import the emulators,
+    uvicorn and SQLAlchemy, which `q2c sagas` or `q2c approve` (run by people, and by the demo) need not load."""
+
+    async def run(args: argparse.Namespace) -> int:
+        command: Command = getattr(importlib.import_module(module), name)
+        return await command(args)
+
+    return run
+
 
 SAGA_HELP = "the saga: its workflow ID (closed-won/006...) or the bare opportunity ID (006...)"
 
@@ -119,14 +135,77 @@ def _dev_server_options(parser: argparse.ArgumentParser, state_dir: str) -> None
     )
 
 
-IN_MEMORY_HELP = """\
-The embedded worker uses in-memory CRM, ERP, billing and revenue systems (HTTP adapters for the
-Salesforce, Stripe and NetSuite emulators come later), so their data lasts only as long as the process.
-The CRM is seeded with three deals:
+DEAL_LIST = """\
+Both are seeded with three deals:
   006NW0000000001  Northwind Analytics, the reference deal (standard terms)
   006NW0000000003  Contoso Robotics, non-standard: needs finance approval
   006NW0000000004  Fabrikam Labs, incomplete data: parks in needs attention
 """
+
+SYSTEMS_HELP = (
+    """\
+--systems sandbox (the default) runs the Salesforce, Stripe Billing and NetSuite emulators (SQLite files in
+--state-dir, development credentials built in) and the receiver that takes Salesforce's Outbound Messages
+(--receiver-port): closing a deal in Salesforce starts its saga. The worker's adapters talk to the
+emulators over HTTP; revenue contracts go to q2c's built-in revenue engine, kept in the worker's process.
+--systems memory uses in-memory CRM, ERP, billing and revenue systems instead: faster, and what they hold
+lasts only as long as the process.
+"""
+    + DEAL_LIST
+)
+
+WORKER_SYSTEMS_HELP = """\
+--systems vendors (the default) talks to Salesforce, Stripe Billing and NetSuite as the Q2C_SALESFORCE_*,
+Q2C_STRIPE_* and Q2C_NETSUITE_* environment variables say (`q2c sandbox` prints the values that reach the
+local emulators); revenue contracts go to q2c's built-in revenue engine, kept in the worker's process.
+--systems memory uses in-memory CRM, ERP, billing and revenue systems seeded with the demo's three deals,
+whose data lasts only as long as the process.
+"""
+
+SANDBOX_HELP = """\
+Each emulator answers its vendor's own API on its port: Salesforce REST (OAuth 2.0 client credentials),
+Stripe's v1 API (secret key; test clocks and billing meters included), NetSuite REST and SuiteQL (token-based
+authentication). They keep their records in SQLite files under --state-dir, or in PostgreSQL schemas with
+--postgres-url, so they survive a restart. Seeding is idempotent: starting again on the same state creates
+nothing, and a deal closed since stays closed. Setting an opportunity to Closed Won sends Salesforce's
+Outbound Message to --outbound-listener (a q2c receiver's /salesforce/outbound-messages).
+Prints the base URLs, the development credentials, the Q2C_* variables that point q2c's adapters at the
+emulators (for `q2c worker --systems vendors`), and each emulator's fault injection endpoint.
+The Salesforce emulator is seeded with three open deals:
+  006NW0000000001  Northwind Analytics, the reference deal (standard terms)
+  006NW0000000003  Contoso Robotics, non-standard: needs finance approval
+  006NW0000000004  Fabrikam Labs, incomplete data: parks in needs attention
+"""
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
+def _sandbox_port_options(parser: argparse.ArgumentParser, *, receiver: bool) -> None:
+    if receiver:
+        parser.add_argument(
+            "--receiver-port",
+            type=_port,
+            default=8700,
+            metavar="PORT",
+            help="port of the receiver, Salesforce's Outbound Message listener (default: 8700)",
+        )
+    for vendor, option in SANDBOX_PORT_OPTIONS.items():
+        default = SANDBOX_DEFAULT_PORTS[vendor]
+        parser.add_argument(
+            option,
+            type=_port,
+            default=default,
+            metavar="PORT",
+            help=f"port of the {SANDBOX_PORT_ROLES[vendor]} (default: {default})",
+        )
+
+
+def _systems_option(parser: argparse.ArgumentParser, choices: tuple[str, str], help_text: str) -> None:
+    parser.add_argument("--systems", choices=choices, default=choices[0], help=f"{help_text} (default: {choices[0]})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,45 +226,109 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command(
         "demo",
-        demo.demo,
+        _lazy("cli.demo", "demo"),
         "Run the quote-to-cash demo end to end on a fresh local Temporal.",
-        "Deletes --state-dir, starts the Temporal dev server (kept in SQLite there) and a worker, then:\n"
-        "  1. runs the reference deal 006NW0000000001 to a subscription and revenue contract;\n"
-        "  2. runs a non-standard deal that waits for finance, and approves it with `q2c approve`;\n"
-        "  3. shows what the ERP, billing, revenue and CRM systems now hold;\n"
-        "  4. keeps Temporal and the worker up for you to explore in the UI, until Ctrl-C.\n"
-        "Exits non-zero if either saga does not complete.\n\n" + IN_MEMORY_HELP,
+        "Deletes --state-dir, starts the Temporal dev server (kept in SQLite there), the vendor emulators, the\n"
+        "receiver and a worker whose adapters talk to the emulators over HTTP, then:\n"
+        "  1. closes the reference deal 006NW0000000001 in Salesforce: its Outbound Message starts the saga,\n"
+        "     which creates the NetSuite and Stripe customers, the subscription and the revenue contract;\n"
+        "  2. closes a non-standard deal, which waits for finance; approves it with `q2c approve`;\n"
+        "  3. runs the contract year on a Stripe test clock frozen at the contract start (2027-01-01), month by\n"
+        "     month to 2028-01-01, reporting each month's API usage as a billing meter event;\n"
+        "  4. shows what Salesforce, Stripe and NetSuite now hold (opportunities with the Q2C_* fields written\n"
+        "     back, customers, subscriptions and every invoice, NetSuite customers);\n"
+        "  5. keeps everything up for you to explore, until Ctrl-C.\n"
+        "With --systems memory: the same two sagas on in-memory systems, no billing year.\n"
+        "Exits non-zero if either saga does not complete.\n\n" + SYSTEMS_HELP,
         "  q2c demo\n"
         "  q2c demo --exit-when-done                       run the story and stop (CI)\n"
-        "  q2c demo --port 7300 --ui-port 8300             when 7233/8233 are taken\n",
+        "  q2c demo --systems memory                       the fast path, on in-memory systems\n"
+        "  q2c demo --port 7300 --ui-port 8300             when 7233/8233 are taken\n"
+        "  q2c demo --receiver-port 9700 --salesforce-port 9701 --stripe-port 9702 --netsuite-port 9703\n",
     )
     _dev_server_options(sub, ".q2c/demo")
+    _systems_option(sub, ("sandbox", "memory"), "what the worker talks to")
+    _sandbox_port_options(sub, receiver=True)
     sub.add_argument(
         "--exit-when-done", action="store_true", help="stop once the story is told instead of waiting for Ctrl-C"
     )
 
     sub = command(
         "dev",
-        dev.dev,
-        "Run a local Temporal dev server and a closed-won worker until Ctrl-C.",
-        "The server keeps its state in SQLite under --state-dir, so sagas survive a restart; it registers\n"
-        "q2c's search attributes itself. The mapping rules are validated before anything starts.\n\n" + IN_MEMORY_HELP,
-        "  q2c dev\n"
-        "  q2c dev --port 7300 --ui-port 8300 --state-dir /tmp/q2c\n"
-        "  then, in another terminal: q2c start closed-won 006NW0000000001 --wait\n",
+        _lazy("cli.dev", "dev"),
+        "Run a local Temporal dev server and a closed-won worker (by default on the vendor sandbox) until Ctrl-C.",
+        "The server keeps its state in SQLite under --state-dir, so sagas survive a restart (and so do the\n"
+        "emulators' records); it registers q2c's search attributes itself. The mapping rules are validated\n"
+        "before anything starts.\n\n" + SYSTEMS_HELP,
+        "  q2c dev                                    then close a deal in Salesforce (the banner shows how)\n"
+        "  q2c dev --systems memory                   then: q2c start closed-won 006NW0000000001 --wait\n"
+        "  q2c dev --port 7300 --ui-port 8300 --state-dir /tmp/q2c\n",
     )
     _dev_server_options(sub, ".q2c/dev")
+    _systems_option(sub, ("sandbox", "memory"), "what the worker talks to")
+    _sandbox_port_options(sub, receiver=True)
 
-    command(
+    sub = command(
         "worker",
-        dev.worker,
+        _lazy("cli.dev", "worker"),
         "Run a closed-won worker against the configured Temporal until Ctrl-C.",
-        "Checks that the namespace has q2c's search attributes and that the mapping rules are valid\n"
-        "before polling the task queue.\n\n" + IN_MEMORY_HELP,
-        "  q2c worker\n"
+        "Checks that the namespace has q2c's search attributes, that the mapping rules are valid and (with\n"
+        "--systems vendors) that the vendor connections are configured, before polling the task queue.\n\n"
+        + WORKER_SYSTEMS_HELP,
+        "  q2c worker                                   with the Q2C_* vendor variables set\n"
+        "  q2c worker --systems memory\n"
         "  q2c --config q2c.toml worker\n"
         "  q2c worker --address temporal.internal:7233 --namespace q2c-prod --task-queue q2c\n",
     )
+    _systems_option(sub, ("vendors", "memory"), "what the worker talks to")
+
+    sub = command(
+        "sandbox",
+        _lazy("cli.sandbox", "sandbox"),
+        "Run the Salesforce, Stripe Billing and NetSuite emulators, seeded, until Ctrl-C.",
+        SANDBOX_HELP,
+        "  q2c sandbox\n"
+        "  q2c sandbox --outbound-listener http://127.0.0.1:8700/salesforce/outbound-messages\n"
+        "  q2c sandbox --postgres-url postgresql://q2c@localhost/q2c\n"
+        "  q2c sandbox seed                              seed a sandbox that already runs\n",
+    )
+    sub.add_argument(
+        "--state-dir",
+        default=".q2c/sandbox",
+        metavar="DIR",
+        help="where the emulators' SQLite files go (default: .q2c/sandbox)",
+    )
+    _sandbox_port_options(sub, receiver=False)
+    sub.add_argument(
+        "--outbound-listener",
+        type=_url,
+        metavar="URL",
+        help="where Salesforce delivers its Outbound Messages (default: none, they wait)",
+    )
+    sub.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="keep the emulators' records in PostgreSQL (one schema each) instead of SQLite files",
+    )
+    actions = sub.add_subparsers(dest="sandbox_action", metavar="ACTION", title="actions")
+    seed = actions.add_parser(
+        "seed",
+        help="seed a sandbox that already runs (idempotent), then exit",
+        description="Seed a running sandbox with the demo's deals (Salesforce), catalog and billing meter (Stripe)\n"
+        "and reference data (NetSuite), through each emulator's own API. Running it again creates nothing.",
+        epilog="examples:\n  q2c sandbox seed\n  q2c sandbox seed --stripe-url http://127.0.0.1:9702\n",
+        formatter_class=_Formatter,
+    )
+    seed.set_defaults(run=_lazy("cli.sandbox", "seed_running"))
+    for vendor, default in SANDBOX_DEFAULT_PORTS.items():
+        seed.add_argument(
+            f"--{vendor}-url",
+            type=_url,
+            default=f"http://127.0.0.1:{default}",
+            metavar="URL",
+            help=f"the {SANDBOX_PORT_ROLES[vendor]}'s base URL (default: http://127.0.0.1:{default})",
+        )
+    _global_options(seed, suppress=True)
 
     sub = command(
         "start",

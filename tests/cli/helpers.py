@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,18 +18,19 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("Q2C_")}
 
 
-def q2c(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def q2c(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`q2c ARGS` in a clean environment, plus `env`."""
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT,
-        env=clean_env(),
+        env=clean_env() | (env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def spawn_q2c(*args: str, out: Path) -> subprocess.Popen[bytes]:
+def spawn_q2c(*args: str, out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A long-running q2c (dev, worker): stdout to `out`, stderr to `errors_of(out)`.
 
     Ctrl-C is restored to its default, since a shell running the tests in the background ignores it.
@@ -37,7 +39,7 @@ def spawn_q2c(*args: str, out: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "cli.main", *args],
             cwd=ROOT,
-            env=clean_env(),
+            env=clean_env() | (env or {}),
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=errors,
@@ -73,3 +75,27 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("q2c: error: "), result.stderr
     return lines[0]
+
+
+def stop(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGINT, timeout: float = 30) -> int:
+    """Send `sig` and wait for the exit status (kill it if it does not stop)."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"q2c did not stop within {timeout} s of {sig.name}") from None
+    return process.returncode
+
+
+def exports(text: str) -> dict[str, str]:
+    """The `export NAME=value` lines a banner prints, as a dict."""
+    found = {}
+    for line in text.splitlines():
+        words = shlex.split(line.strip()) if line.strip().startswith("export ") else []
+        if len(words) == 2 and "=" in words[1]:
+            name, _, value = words[1].partition("=")
+            found[name] = value
+    return found

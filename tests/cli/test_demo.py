@@ -1,14 +1,17 @@
-"""The main job end to end: `q2c demo` on a fresh dev server tells the whole closed-won story."""
+"""The fast path: `q2c demo --systems memory` tells the closed-won story on in-memory systems."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.cli.helpers import no_traceback, q2c
 from workers.dev_server import free_port
 
+SANDBOX_PORTS = ("salesforce-port", "stripe-port", "netsuite-port")
 
-def test_demo_runs_both_sagas_to_completion(tmp_path: Path) -> None:
+
+def test_demo_on_memory_runs_both_sagas_to_completion(tmp_path: Path) -> None:
     port, ui_port = free_port(), free_port()
     state_dir = tmp_path / "demo"
     state_dir.mkdir()
@@ -16,6 +19,8 @@ def test_demo_runs_both_sagas_to_completion(tmp_path: Path) -> None:
 
     result = q2c(
         "demo",
+        "--systems",
+        "memory",
         "--exit-when-done",
         "--port",
         str(port),
@@ -54,3 +59,55 @@ def test_demo_runs_both_sagas_to_completion(tmp_path: Path) -> None:
     assert f"{ui}006NW0000000003" in out
     assert "Both sagas completed" in out
     assert (state_dir / "temporal.sqlite").stat().st_size > 100
+
+
+def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("port", "ui-port", "receiver-port", *SANDBOX_PORTS)}
+    state_dir = tmp_path / "demo"
+    state_dir.mkdir()
+    (state_dir / "stripe.sqlite").write_bytes(b"left over from an earlier run")  # the demo starts clean
+
+    result = q2c(
+        "demo",
+        "--exit-when-done",
+        "--state-dir",
+        str(state_dir),
+        *(arg for name, port in ports.items() for arg in (f"--{name}", str(port))),
+        timeout=120,
+    )
+
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    no_traceback(result)
+    assert "q2c: error" not in result.stderr
+    # Both deals were closed in Salesforce; its Outbound Message reached the receiver, which started each saga.
+    receiver = f"http://127.0.0.1:{ports['receiver-port']}/salesforce/outbound-messages"
+    assert f"Salesforce sends an Outbound Message to the receiver, {receiver}" in out
+    assert "saga started closed-won/006NW0000000001" in out
+    assert "saga started closed-won/006NW0000000003" in out
+    assert out.count("Status                 completed") == 2
+    assert "Total contract value   123,000.00 USD" in out
+    assert re.search(r"Subscription           sub_\w+", out)
+    # The non-standard deal waited for finance, who approved it with `q2c approve`.
+    assert "awaiting_approval" in out
+    assert f"$ q2c --address 127.0.0.1:{ports['port']} --namespace default --task-queue q2c" in out
+    assert "| Approved closed-won/006NW0000000003 as fiona.finance" in out
+    # The contract year on the test clock: usage reported monthly, an invoice at every month end.
+    assert "2027-01    800,000 API calls reported on Jan 15  ->  clock at 2027-02-01" in out
+    assert "2027-12  1,900,000 API calls reported on Dec 15  ->  clock at 2028-01-01" in out
+    northwind = out[out.index("Northwind Analytics Inc.  (CRM account 001NW0000000001, test clock") :]
+    invoices = re.search(r"Invoices \((\d+);", northwind)
+    assert invoices is not None
+    assert int(invoices.group(1)) >= 12
+    assert "invoiced in all: 134,400.00 USD = 108,000.00 in advance + 11,400.00 usage + 15,000.00 one-time" in out
+    assert "Oct 2027: 2,400,000 units, 2,800.00" in out
+    # Salesforce holds the outcome the sagas wrote back; NetSuite holds both customers.
+    assert "Q2C_Status__c               completed" in out
+    assert re.search(r"Q2C_Subscription_Id__c      sub_\w+", out)
+    assert "Q2C_Saga_Id__c              closed-won/006NW0000000003" in out
+    assert "006NW0000000004  Fabrikam Labs — starter  [Negotiation/Review]" in out
+    netsuite = out[out.index("NetSuite: customers (SuiteQL)") :]
+    assert re.search(r"Northwind Analytics Inc\.\s+001NW0000000001\s+active", netsuite)
+    assert re.search(r"Contoso Robotics Inc\.\s+001NW0000000002\s+active\s+.*Net 60", netsuite)
+    assert "Both sagas completed" in out
+    assert (state_dir / "stripe.sqlite").stat().st_size > 1000

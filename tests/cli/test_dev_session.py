@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import errors_of, no_traceback, one_error_line, q2c, spawn_q2c, wait_for_line
+from tests.cli.helpers import errors_of, no_traceback, one_error_line, q2c, spawn_q2c, stop, wait_for_line
 from workers.dev_server import free_port
 
 
@@ -33,7 +33,16 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     port, ui_port = free_port(), free_port()
     out = tmp / "dev.out"
     process = spawn_q2c(
-        "dev", "--port", str(port), "--ui-port", str(ui_port), "--state-dir", str(tmp / "state"), out=out
+        "dev",
+        "--systems",
+        "memory",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--state-dir",
+        str(tmp / "state"),
+        out=out,
     )
     try:
         banner = wait_for_line(process, out, "Running until Ctrl-C.")
@@ -165,7 +174,9 @@ def test_unknown_saga_is_one_line(dev: Dev) -> None:
 
 def test_worker_runs_against_the_configured_temporal_until_interrupted(dev: Dev, tmp_path: Path) -> None:
     out = tmp_path / "worker.out"
-    worker = spawn_q2c("worker", "--address", f"127.0.0.1:{dev.port}", "--task-queue", "q2c-second", out=out)
+    worker = spawn_q2c(
+        "worker", "--systems", "memory", "--address", f"127.0.0.1:{dev.port}", "--task-queue", "q2c-second", out=out
+    )
     try:
         banner = wait_for_line(worker, out, "Running until Ctrl-C.")
     finally:
@@ -176,6 +187,38 @@ def test_worker_runs_against_the_configured_temporal_until_interrupted(dev: Dev,
     assert code == 130
     assert "Traceback" not in errors_of(out).read_text(encoding="utf-8")
     assert "Stopping the worker ..." in out.read_text(encoding="utf-8")
+
+
+def test_worker_on_vendors_reads_the_q2c_variables(dev: Dev, tmp_path: Path) -> None:
+    env = {
+        "Q2C_SALESFORCE_BASE_URL": "http://127.0.0.1:1",
+        "Q2C_SALESFORCE_CLIENT_ID": "app",
+        "Q2C_SALESFORCE_CLIENT_SECRET": "secret",
+        "Q2C_NETSUITE_BASE_URL": "http://127.0.0.1:2",
+        "Q2C_NETSUITE_ACCOUNT_ID": "1234567_SB1",
+        "Q2C_NETSUITE_AUTH": "tba",
+        "Q2C_NETSUITE_CONSUMER_KEY": "ck",
+        "Q2C_NETSUITE_CONSUMER_SECRET": "cs",
+        "Q2C_NETSUITE_TOKEN_ID": "ti",
+        "Q2C_NETSUITE_TOKEN_SECRET": "ts",
+        "Q2C_STRIPE_BASE_URL": "http://127.0.0.1:3",
+        "Q2C_STRIPE_API_KEY": "sk_test_x",
+    }
+    out = tmp_path / "worker.out"
+    worker = spawn_q2c("worker", "--address", f"127.0.0.1:{dev.port}", "--task-queue", "q2c-vendors", out=out, env=env)
+    try:
+        banner = wait_for_line(worker, out, "Running until Ctrl-C.")
+    finally:
+        code = stop(worker)
+    assert code == 130
+    for expected in (
+        "Salesforce     http://127.0.0.1:1  (client credentials, client app)",
+        "NetSuite       http://127.0.0.1:2  (account 1234567_SB1, tba authentication)",
+        "Stripe         http://127.0.0.1:3",
+    ):
+        assert expected in banner
+    assert "go to q2c's built-in revenue engine" in " ".join(banner.split())  # the note, wrapped
+    assert "Traceback" not in errors_of(out).read_text(encoding="utf-8")
 
 
 def test_ctrl_c_stops_dev_cleanly(dev: Dev) -> None:

@@ -64,9 +64,17 @@ def test_demo_on_a_taken_port_says_so_and_suggests_other_ports(tmp_path: Path) -
     assert "--ui-port" in line
 
 
+def sandbox_ports() -> list[str]:
+    ports = []
+    for option in ("--receiver-port", "--salesforce-port", "--stripe-port", "--netsuite-port"):
+        ports += [option, str(free_port())]
+    return ports
+
+
 def test_demo_refuses_to_delete_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me", encoding="utf-8")
-    result = q2c("demo", "--port", str(free_port()), "--ui-port", str(free_port()), "--state-dir", str(tmp_path))
+    ports = ["--port", str(free_port()), "--ui-port", str(free_port()), *sandbox_ports()]
+    result = q2c("demo", *ports, "--state-dir", str(tmp_path))
     assert result.returncode == 2
     assert "refusing to delete" in one_error_line(result)
     assert (tmp_path / "notes.txt").exists()
@@ -76,3 +84,82 @@ def test_dev_refuses_address() -> None:
     result = q2c("dev", "--address", "temporal.example:7233")
     assert result.returncode == 2
     assert "--address does not apply" in one_error_line(result)
+
+
+def test_demo_on_a_taken_emulator_port_names_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = [
+            "--port",
+            str(free_port()),
+            "--ui-port",
+            str(free_port()),
+            *sandbox_ports(),
+            "--stripe-port",
+            str(port),
+        ]
+        result = q2c("demo", *ports, "--state-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert f"port {port} (Stripe emulator)" in line
+    assert "--stripe-port" in line
+
+
+def test_two_options_on_one_port_are_refused(tmp_path: Path) -> None:
+    port = str(free_port())
+    result = q2c("dev", "--port", port, "--ui-port", str(free_port()), "--netsuite-port", port)
+    assert result.returncode == 2
+    assert f"--port and --netsuite-port are both {port}" in one_error_line(result)
+
+
+def test_worker_on_vendors_names_every_missing_variable() -> None:
+    result = q2c("worker", "--address", f"127.0.0.1:{free_port()}")  # checked before Temporal is reached
+    assert result.returncode == 2
+    line = one_error_line(result)
+    for name in (
+        "Q2C_SALESFORCE_BASE_URL",
+        "Q2C_SALESFORCE_CLIENT_ID",
+        "Q2C_NETSUITE_ACCOUNT_ID",
+        "Q2C_STRIPE_API_KEY",
+    ):
+        assert name in line
+    assert "q2c sandbox" in line
+
+
+def test_worker_on_vendors_names_the_one_missing_variable() -> None:
+    env = {
+        "Q2C_SALESFORCE_BASE_URL": "http://127.0.0.1:1",
+        "Q2C_SALESFORCE_CLIENT_ID": "app",
+        "Q2C_SALESFORCE_CLIENT_SECRET": "secret",
+        "Q2C_NETSUITE_BASE_URL": "http://127.0.0.1:2",
+        "Q2C_NETSUITE_ACCOUNT_ID": "1234567_SB1",
+        "Q2C_NETSUITE_AUTH": "tba",
+        "Q2C_NETSUITE_CONSUMER_KEY": "ck",
+        "Q2C_NETSUITE_CONSUMER_SECRET": "cs",
+        "Q2C_NETSUITE_TOKEN_ID": "ti",
+        "Q2C_STRIPE_BASE_URL": "http://127.0.0.1:3",
+    }
+    result = q2c("worker", env=env)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "Q2C_STRIPE_API_KEY is not set" in line
+    assert "Q2C_NETSUITE_TOKEN_SECRET" in line  # tba needs all four
+    assert "Q2C_SALESFORCE" not in line
+
+
+def test_sandbox_seed_without_a_sandbox_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = q2c("sandbox", "seed", "--salesforce-url", url)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert f"cannot reach the Salesforce emulator at {url}" in line
+
+
+def test_sandbox_refuses_a_postgres_url_that_is_not_one(tmp_path: Path) -> None:
+    result = q2c("sandbox", "--state-dir", str(tmp_path), "--postgres-url", "mysql://user:pw@db/q2c")
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "--postgres-url must be a postgresql:// URL" in line
+    assert "pw" not in line

@@ -6,12 +6,30 @@ import pytest
 
 from tests.cli.helpers import no_traceback, q2c
 
+SANDBOX_PORTS = [
+    "--systems {sandbox,memory}",
+    "--receiver-port",
+    "--salesforce-port",
+    "--stripe-port",
+    "--netsuite-port",
+]
 GLOBAL_OPTIONS = ["--config", "--address", "--namespace", "--task-queue", "--saga-policy", "--mapping-rules"]
 
 COMMAND_OPTIONS = {
-    "demo": ["--port", "--ui-port", "--state-dir", "--exit-when-done", "in-memory"],
-    "dev": ["--port", "--ui-port", "--state-dir", "in-memory"],
-    "worker": ["in-memory", "search attributes"],
+    "demo": ["--port", "--ui-port", "--state-dir", "--exit-when-done", "in-memory", *SANDBOX_PORTS, "test clock"],
+    "dev": ["--port", "--ui-port", "--state-dir", "in-memory", *SANDBOX_PORTS],
+    "worker": ["--systems {vendors,memory}", "in-memory", "search attributes", "Q2C_SALESFORCE_*", "q2c sandbox"],
+    "sandbox": [
+        "--state-dir",
+        "--salesforce-port",
+        "--stripe-port",
+        "--netsuite-port",
+        "--outbound-listener",
+        "--postgres-url",
+        "seed",
+        "idempotent",
+        "fault injection",
+    ],
     "start": ["closed-won", "OPPORTUNITY_ID", "--wait"],
     "sagas": ["--stuck", "--limit"],
     "show": ["SAGA"],
@@ -46,3 +64,11 @@ def test_no_command_prints_help_and_fails() -> None:
     result = q2c()
     assert result.returncode == 2
     assert "commands:" in result.stdout
+
+
+def test_sandbox_seed_help_names_the_urls() -> None:
+    result = q2c("sandbox", "seed", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: q2c sandbox seed" in result.stdout
+    for option in ["--salesforce-url", "--stripe-url", "--netsuite-url", "--mapping-rules", "Running it again creates"]:
+        assert option in result.stdout

@@ -1,0 +1,151 @@
+"""The reference customer's contract year on a Stripe test clock.
+
+Stripe bills a customer on a test clock by the clock's time. The demo freezes a clock at the contract start, the
+worker creates its billing customers on it, and then the clock moves through the term month by month: to the
+middle of the month, where that month's API calls (`[usage]` of the reference scenario) go to Stripe as a billing
+meter event, then to the first of the next month, where Stripe drafts the invoice (seats of the coming month in
+advance, the ended month's usage in arrears). Every move is shorter than one monthly interval, within Stripe's
+limit of two intervals per advance; after each one the demo waits for the clock to be `ready` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tomllib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import stripe
+
+from adapters.memory.reference_deals import REFERENCE_SCENARIO
+from adapters.stripe.settings import StripeSettings
+from cli.story import DemoFailed, step
+
+CONTRACT_START = datetime(2027, 1, 1, tzinfo=UTC)
+USAGE_DAY = 15  # the day of each month on which its usage is reported
+READY_TIMEOUT_SECONDS = 60.0
+POLL_SECONDS = 0.1
+RATE_LIMIT_ATTEMPTS = 5  # Stripe's test mode allows 25 requests a second, and its client does not retry a 429
+
+T = TypeVar("T")
+
+
+async def call(request: Callable[[], Awaitable[T]]) -> T:
+    """`request()`, waiting out Stripe's rate limit (429, `Retry-After`) a few times."""
+    for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+        try:
+            return await request()
+        except stripe.RateLimitError as error:
+            if attempt == RATE_LIMIT_ATTEMPTS:
+                raise
+            retry_after = (error.headers or {}).get("retry-after", "1")
+            await asyncio.sleep(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 1.0)
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.StripeClient]:
+    """The official client against `settings.base_url` (the emulator), closed afterwards."""
+    http = stripe.HTTPXClient()
+    client = stripe.StripeClient(
+        settings.api_key.get_secret_value(),
+        base_addresses={"api": settings.base_url.rstrip("/")},
+        http_client=http,
+        max_network_retries=2,
+    )
+    try:
+        yield client
+    finally:
+        await http.close_async()  # type: ignore[no-untyped-call]
+
+
+async def create_test_clock(settings: StripeSettings, frozen_at: datetime) -> str:
+    async with stripe_client(settings) as client:
+        clock = await client.v1.test_helpers.test_clocks.create_async(
+            params={"frozen_time": int(frozen_at.timestamp()), "name": "q2c demo: the reference contract year"}
+        )
+    return clock.id
+
+
+def monthly_usage(scenario: Path = REFERENCE_SCENARIO) -> dict[str, int]:
+    """API calls per calendar month (`YYYY-MM`), from the scenario's `[usage]` table."""
+    with scenario.open("rb") as file:
+        usage = tomllib.load(file)["usage"]
+    return {str(month): int(calls) for month, calls in usage.items()}
+
+
+def utc(moment: int) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
+def next_month(moment: datetime) -> datetime:
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return moment.replace(year=year, month=month, day=1, hour=0, minute=0, second=0)
+
+
+async def advance(client: stripe.StripeClient, clock_id: str, to: datetime) -> datetime:
+    """Move the clock to `to` (if it is not there yet) and wait until Stripe is done; the clock's time."""
+    clocks = client.v1.test_helpers.test_clocks
+    clock = await call(lambda: clocks.retrieve_async(clock_id))
+    target = int(to.timestamp())
+    if clock.frozen_time < target:
+        await call(lambda: clocks.advance_async(clock_id, params={"frozen_time": target}))
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while (clock := await call(lambda: clocks.retrieve_async(clock_id))).status != "ready":
+        if clock.status == "internal_failure":
+            raise DemoFailed(f"Stripe failed to advance test clock {clock_id} to {to:%Y-%m-%d %H:%M} UTC")
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"test clock {clock_id} was not ready within {READY_TIMEOUT_SECONDS:g} s")
+        await asyncio.sleep(POLL_SECONDS)
+    return utc(clock.frozen_time)
+
+
+async def report_usage(
+    client: stripe.StripeClient, event_name: str, customer_id: str, month: str, calls: int, at: datetime
+) -> None:
+    params: Any = {
+        "event_name": event_name,
+        "payload": {"stripe_customer_id": customer_id, "value": str(calls)},
+        "identifier": f"q2c-demo-usage-{customer_id}-{month}",  # one event per month: a retry cannot double it
+        "timestamp": int(at.timestamp()),
+    }
+    await call(lambda: client.v1.billing.meter_events.create_async(params=params))
+
+
+async def invoices_of(client: stripe.StripeClient, customer_id: str) -> list[stripe.Invoice]:
+    """Every invoice of the customer, newest first, page by page."""
+    invoices: list[stripe.Invoice] = []
+    while True:
+        params: Any = {"customer": customer_id, "limit": 100}
+        if invoices:
+            params["starting_after"] = invoices[-1].id
+        page = await call(lambda p=params: client.v1.invoices.list_async(params=p))  # type: ignore[misc]
+        invoices += page.data
+        if not page.has_more:
+            return invoices
+
+
+async def contract_year(settings: StripeSettings, usage_customer: str, customers: Mapping[str, str]) -> None:
+    """Run the clock through the term, reporting `usage_customer`'s monthly usage; `customers`: name → Stripe ID
+    of the customers whose invoices to count. DemoFailed if Stripe refuses something."""
+    if settings.test_clock is None:
+        raise DemoFailed("the worker's billing customers are on no test clock")
+    clock_id = settings.test_clock
+    async with stripe_client(settings) as client:
+        try:
+            for month, calls in monthly_usage().items():
+                start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+                now = await advance(client, clock_id, start.replace(day=USAGE_DAY))
+                await report_usage(client, settings.usage_meter_event_name, usage_customer, month, calls, now)
+                month_end = await advance(client, clock_id, next_month(start))
+                counts = [f"{name} {len(await invoices_of(client, id_))}" for name, id_ in customers.items()]
+                step(
+                    f"{month}  {calls:>9,} API calls reported on {now:%b %d}  ->  clock at {month_end:%Y-%m-%d}, "
+                    f"invoices so far: {', '.join(counts)}"
+                )
+        except stripe.StripeError as error:
+            raise DemoFailed(f"Stripe refused the billing year: {error}") from None

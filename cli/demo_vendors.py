@@ -1,0 +1,175 @@
+"""`q2c demo --systems sandbox` (the default): the story over HTTP. Deals are closed in the Salesforce emulator,
+whose Outbound Message reaches the receiver, which starts the saga; the worker's adapters provision the Stripe and
+NetSuite emulators; a Stripe test clock then runs the reference contract year with its monthly usage."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import httpx
+
+from adapters.memory.reference_deals import NON_STANDARD_OPPORTUNITY, non_standard_deal, reference_deal
+from canonical.crm_deal import CrmDeal
+from canonical.mapping_rules import MappingRules
+from canonical.saga import ClosedWonState, SagaStatus
+from canonical.saga_policy import SagaPolicy
+from cli import output
+from cli.billing_year import CONTRACT_START, contract_year
+from cli.context import SANDBOX_NOTE, Globals, seeded_opportunities
+from cli.sandbox import SQLITE_FILES
+from cli.stacks import VendorStack, require_free_ports, require_free_sandbox_ports, sandbox_options, vendor_stack
+from cli.story import (
+    DemoFailed,
+    approval_reasons,
+    approve_through_cli,
+    block,
+    clean_state_dir,
+    ending,
+    report,
+    stage,
+    step,
+    wait_for_result,
+    wait_for_start,
+    wait_for_status,
+)
+from cli.vendor_report import vendor_report
+from sandbox.salesforce.seed import SeedError, close_opportunity, get_token
+from workers.dev_server import DevServerOptions
+from workflows.closed_won import workflow_id_for
+
+STAGES = 5
+START_TIMEOUT_SECONDS = 30.0  # the emulator delivers Outbound Messages within about a second
+
+
+async def demo_over_http(
+    args: argparse.Namespace, options: Globals, opts: DevServerOptions, rules: MappingRules, policy: SagaPolicy
+) -> int:
+    task_queue = options.settings().task_queue
+    require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
+    require_free_sandbox_ports(args, opts)
+    clean_state_dir(opts.state_dir, also=SQLITE_FILES)
+
+    output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
+    output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")
+    for line in output.wrapped(f"Note: {SANDBOX_NOTE}"):
+        output.say(line)
+
+    stage(1, STAGES, "Starting the Temporal dev server, the vendor emulators, the receiver and a worker ...")
+    began = time.monotonic()
+    sandbox = sandbox_options(args, opts.state_dir)
+    async with vendor_stack(
+        opts, task_queue, sandbox, args.receiver_port, rules, options.policy, test_clock_at=CONTRACT_START
+    ) as stack:
+        settings = stack.settings
+        step(f"ready in {time.monotonic() - began:.1f} s")
+        files = ", ".join(("temporal.sqlite", *SQLITE_FILES))
+        block(
+            output.fields(
+                [
+                    ("Temporal gRPC", settings.address),
+                    ("Temporal UI", settings.ui_url),
+                    ("Namespace / task queue", f"{settings.namespace} / {settings.task_queue}"),
+                    ("State (SQLite)", f"{opts.state_dir.resolve()} ({files})"),
+                    ("Salesforce", stack.sandbox.urls["salesforce"]),
+                    ("Stripe", stack.sandbox.urls["stripe"]),
+                    ("NetSuite", stack.sandbox.urls["netsuite"]),
+                    ("Receiver", f"{stack.receiver_url}  (Salesforce's Outbound Message listener)"),
+                    (
+                        "Stripe test clock",
+                        f"{stack.vendor_settings[2].test_clock}, frozen at the contract start, "
+                        f"{CONTRACT_START:%Y-%m-%d %H:%M} UTC",
+                    ),
+                    ("Mapping rules", f"version {rules.version} ({options.rules_path()})"),
+                    ("Saga policy", f"version {policy.version} ({options.policy_path()})"),
+                    ("Seeded opportunities", seeded_opportunities()),
+                ],
+                indent="",
+            )
+        )
+        reference = await closed_won_story(stack, 2, reference_deal(), "closed won on standard terms")
+        contoso = await closed_won_story(stack, 3, non_standard_deal(), "needs finance approval", approval=True)
+        problems = [] if reference is not None and contoso is not None else ["a saga did not complete"]
+
+        stage(4, STAGES, f"The contract year on Stripe's test clock, {CONTRACT_START:%Y-%m-%d} to 2028-01-01")
+        if reference is None or not reference.references.billing_customer_id:
+            step("skipped: the reference deal has no Stripe customer")
+        elif not await billing_year(stack, reference, contoso):
+            problems.append("the contract year on the test clock stopped early")
+
+        stage(5, STAGES, "What each system holds now")
+        block(await vendor_report(stack.vendor_settings, stack.systems.revenue))
+
+        return await ending(
+            settings,
+            "; ".join(problems) or None,
+            args.exit_when_done,
+            "the worker, the receiver, the emulators and the Temporal dev server",
+            [("sagas",), ("show", NON_STANDARD_OPPORTUNITY), ("start", "closed-won", "006NW0000000004")],
+            [
+                f"The emulators: `q2c sandbox --help` explains their APIs; fault injection at "
+                f"{stack.sandbox.urls['stripe']}/_sandbox/faults (and the same path on the others)."
+            ],
+        )
+
+
+async def closed_won_story(
+    stack: VendorStack, number: int, deal: CrmDeal, what: str, *, approval: bool = False
+) -> ClosedWonState | None:
+    """Close the deal in Salesforce and follow its saga; its final state if it completed, else None."""
+    opportunity = deal.opportunity.opportunity_id
+    workflow_id = workflow_id_for(opportunity)
+    stage(number, STAGES, f"Deal {opportunity}, {deal.account.name}: {what}")
+    client, settings = stack.client, stack.settings
+    try:
+        await close_in_salesforce(stack, opportunity, deal.opportunity.owner or "the owner")
+        waited = await wait_for_start(client, settings, workflow_id, START_TIMEOUT_SECONDS)
+        step(f"saga started {workflow_id}, {waited:.1f} s after the deal closed")
+        began = time.monotonic()
+        if approval:
+            step("waiting for the saga to ask for approval ...")
+            approval_reasons(await wait_for_status(client, settings, workflow_id, SagaStatus.AWAITING_APPROVAL))
+            if not await approve_through_cli(settings, workflow_id):
+                return None
+        state = await wait_for_result(client, settings, workflow_id, began)
+    except DemoFailed as failure:
+        output.error(str(failure))
+        return None
+    return state if report(settings, workflow_id, state) else None
+
+
+async def close_in_salesforce(stack: VendorStack, opportunity: str, owner: str) -> None:
+    salesforce = stack.sandbox.urls["salesforce"]
+    path = f"/services/data/v61.0/sobjects/Opportunity/{opportunity}"
+    step(f"{owner} sets the opportunity to Closed Won in Salesforce (PATCH {path})")
+    try:
+        token = await get_token(salesforce, stack.sandbox.salesforce.client_id, stack.sandbox.salesforce.client_secret)
+        await close_opportunity(salesforce, token, opportunity)
+    except (SeedError, httpx.HTTPError) as error:
+        raise DemoFailed(f"closing {opportunity} in Salesforce failed: {error}") from None
+    step(f"Salesforce sends an Outbound Message to the receiver, {stack.receiver_url}; the receiver starts the saga")
+
+
+async def billing_year(stack: VendorStack, reference: ClosedWonState, contoso: ClosedWonState | None) -> bool:
+    northwind = reference.references.billing_customer_id or ""
+    customers = {"Northwind": northwind}
+    if contoso is not None and contoso.references.billing_customer_id:
+        customers["Contoso"] = contoso.references.billing_customer_id
+    billing = stack.vendor_settings[2]
+    block(
+        output.wrapped(
+            "Each month the clock moves to the 15th, where Northwind's API calls of the month (`[usage]` of "
+            "scenarios/reference-year.toml) go to Stripe as a billing meter event named "
+            f"`{billing.usage_meter_event_name}`; then to the 1st of the next month, where Stripe invoices that "
+            "month's seats in advance and the ended month's usage in arrears (Contoso has no usage line). Stripe "
+            "moves a test clock at most two billing intervals at a time; each move here is shorter than one."
+        )
+    )
+    began = time.monotonic()
+    try:
+        await contract_year(billing, northwind, customers)
+    except DemoFailed as failure:
+        output.error(str(failure))
+        return False
+    step(f"the year took {time.monotonic() - began:.1f} s")
+    return True

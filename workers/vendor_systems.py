@@ -47,15 +47,20 @@ def vendor_settings_from_env(
 
 
 def sandbox_vendor_settings(
-    sandbox: RunningSandbox, stripe_test_clock: str | None = None
+    sandbox: RunningSandbox, stripe_test_clock: str | None = None, timeout_seconds: float | None = None
 ) -> tuple[SalesforceSettings, NetSuiteSettings, StripeSettings]:
-    """Adapter settings that reach the local emulators with their built-in development credentials."""
+    """Adapter settings that reach the local emulators with their built-in development credentials.
+
+    `timeout_seconds` shortens every adapter's HTTP timeout (the fault tests make the emulators slower than it).
+    """
+    timeout = {} if timeout_seconds is None else {"timeout_seconds": timeout_seconds}
     tba = sandbox.netsuite.tba_credentials[0]
     return (
         SalesforceSettings(
             base_url=sandbox.urls["salesforce"],
             client_id=sandbox.salesforce.client_id,
             client_secret=sandbox.salesforce.client_secret,
+            **timeout,
         ),
         NetSuiteSettings(
             base_url=sandbox.urls["netsuite"],
@@ -65,10 +70,12 @@ def sandbox_vendor_settings(
             consumer_secret=tba.consumer_secret,
             token_id=tba.token_id,
             token_secret=tba.token_secret,
+            **timeout,
         ),
         StripeSettings(
             api_key=sandbox.stripe_api_key,
             base_url=sandbox.urls["stripe"],
             test_clock=stripe_test_clock,
+            **timeout,
         ),
     )

@@ -82,7 +82,7 @@ async def stack(
     async with run_sandbox(options) as sandbox, serve_apps({"receiver": (receiver, receiver_port)}):
         await seed_sandbox(sandbox, mapping_rules, demo_deals())
         async with (
-            vendor_systems(*sandbox_vendor_settings(sandbox), mapping_rules) as systems,
+            vendor_systems(*sandbox_vendor_settings(sandbox, timeout_seconds=2.0), mapping_rules) as systems,
             build_worker(temporal_env.client, task_queue, systems, mapping_rules),
         ):
             yield Stack(temporal_env.client, sandbox, systems)
@@ -150,14 +150,15 @@ async def test_closing_the_reference_deal_in_salesforce_provisions_stripe_and_ne
     assert result.references.erp_customer_id == str(erp_customer["id"])
 
 
-async def test_the_saga_completes_through_vendor_faults_without_duplicating_anything(stack: Stack) -> None:
+async def test_the_saga_completes_through_5xx_429_drops_and_timeouts_without_duplicating_anything(stack: Stack) -> None:
     faults = FaultConfig(
         seed=11,
         rules=[
             # Per request; an activity makes several, so most need a few attempts (each replays idempotently).
             FaultRule(kind="error", rate=0.1, status=503),
-            FaultRule(kind="rate_limit", rate=0.05, retry_after_seconds=1),
-            FaultRule(kind="drop", rate=0.03),
+            FaultRule(kind="rate_limit", rate=0.1, retry_after_seconds=1),
+            FaultRule(kind="drop", rate=0.05),
+            FaultRule(kind="slow", rate=0.1, delay_seconds=3.0),  # past the adapters' 2 s timeout
         ],
     )
     for vendor in ("stripe", "netsuite"):
@@ -166,7 +167,8 @@ async def test_the_saga_completes_through_vendor_faults_without_duplicating_anyt
     result = await close_and_await(stack, REFERENCE)
 
     assert result.status is SagaStatus.COMPLETED
-    assert sum(sum(stack.sandbox.faults[v].injected.values()) for v in ("stripe", "netsuite")) > 0
+    injected = {kind for v in ("stripe", "netsuite") for kind in stack.sandbox.faults[v].injected}
+    assert injected == {"error", "rate_limit", "drop", "slow"}
     for vendor in ("stripe", "netsuite"):
         stack.sandbox.faults[vendor].configure(FaultConfig())
     await assert_one_of_each(stack, result)

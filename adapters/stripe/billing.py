@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import stripe
+from stripe.params import CustomerListParams, SubscriptionListParams
 
 from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.stripe import mapping
@@ -115,12 +116,19 @@ class StripeBilling:
         )
         return list(result.data)
 
+    def _clock_filter(self) -> dict[str, Any]:
+        """Stripe lists objects on a test clock only when asked for that clock."""
+        clock = {"test_clock": self._settings.test_clock} if self._settings.test_clock else {}
+        return {"limit": LIST_LIMIT, **clock}
+
     async def _recent_customers(self) -> list[stripe.Customer]:
         if self._settings.search_fallback_minutes == 0:
             return []
         since = int(time.time()) - 60 * self._settings.search_fallback_minutes
         result = await self._call(
-            lambda: self._client.v1.customers.list_async(params={"limit": LIST_LIMIT, "created": {"gte": since}})
+            lambda: self._client.v1.customers.list_async(
+                params=cast(CustomerListParams, {**self._clock_filter(), "created": {"gte": since}})
+            )
         )
         return list(result.data)
 
@@ -259,7 +267,9 @@ class StripeBilling:
         since = int(time.time()) - 60 * self._settings.search_fallback_minutes
         recent = await self._call(
             lambda: self._client.v1.subscriptions.list_async(
-                params={"status": "all", "limit": LIST_LIMIT, "created": {"gte": since}}
+                params=cast(
+                    SubscriptionListParams, {**self._clock_filter(), "status": "all", "created": {"gte": since}}
+                )
             )
         )
         return [s for s in recent.data if _meta(s, "q2c_created_by") == key]

@@ -65,7 +65,8 @@ async def list_customers(request: Request) -> JSONResponse:
             for c in await records.all("customer")
             if not c.get("_deleted")
             and (params.get("email") is None or c.get("email") == params["email"])
-            and (params.get("test_clock") is None or c.get("test_clock") == params["test_clock"])
+            # Stripe: "The response will not include customers with test clocks if this parameter is not set."
+            and c.get("test_clock") == params.get("test_clock")
         ]
     return respond(page(customers, params, "/v1/customers", objects.public))
 

@@ -86,8 +86,10 @@ async def list_subscriptions(request: Request) -> JSONResponse:
     status = params.get("status")
     async with open_records(request) as records:
         clock_customers = None
-        if params.get("test_clock"):
-            clock_customers = {c["id"] for c in await records.all("customer", test_clock=params["test_clock"])}
+        if params.get("customer") is None:
+            # Stripe: without `customer`, only subscriptions on the given test clock, or on none when not given.
+            clock = params.get("test_clock")
+            clock_customers = {c["id"] for c in await records.all("customer") if c.get("test_clock") == clock}
         found = [
             s
             for s in await records.all("subscription")

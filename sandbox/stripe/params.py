@@ -7,6 +7,7 @@ empty string unsets an optional field: it coerces to None.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -18,9 +19,11 @@ from sandbox.stripe.forms import param_name
 Path = tuple[str | int, ...]
 
 
-class Schema:
-    def coerce(self, value: Any, path: Path) -> Any:
-        raise NotImplementedError
+class Schema(ABC):
+    """How one request parameter is read from Stripe's form encoding."""
+
+    @abstractmethod
+    def coerce(self, value: Any, path: Path) -> Any: ...
 
 
 def _scalar(value: Any, path: Path) -> str:

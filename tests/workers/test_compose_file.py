@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from workflows.search_attributes import ALL, TYPE_NAMES
 
@@ -29,3 +31,21 @@ def test_the_worker_waits_for_the_search_attributes_and_points_at_the_compose_se
 
     assert worker["depends_on"]["register-search-attributes"]["condition"] == "service_completed_successfully"
     assert worker["environment"]["Q2C_TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_the_compose_file_validates_against_the_compose_specification() -> None:
+    # No container engine runs here, so the file is checked against the Compose Specification's schema (as
+    # pydantic models generated from compose-spec.json; unknown keys are refused).
+    from compose_pydantic.models import ComposeSpecification
+
+    ComposeSpecification.model_validate(_compose())
+
+
+def test_a_misspelt_key_fails_the_specification() -> None:
+    from compose_pydantic.models import ComposeSpecification
+
+    broken = _compose()
+    broken["services"]["temporal"]["portz"] = ["7233:7233"]
+
+    with pytest.raises(ValidationError, match="portz"):
+        ComposeSpecification.model_validate(broken)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver", "revenue")
+LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver", "revenue", "bench")
 ALLOWED = {
     "canonical": set(),
     "adapters": {"canonical", "revenue"},
@@ -21,6 +21,8 @@ ALLOWED = {
     "receiver": {"canonical", "adapters", "workflows", "workers"},
     # The built-in ASC 606 engine is pure domain logic, like canonical, on which alone it builds.
     "revenue": {"canonical"},
+    # Benchmarks drive the whole product from outside, like the CLI.
+    "bench": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver", "revenue"},
 }
 
 

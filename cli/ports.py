@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 
 from cli.context import CliError
+from sandbox.ports import DEFAULT_PORTS
+from workers.dev_server import port_is_taken
 
-SANDBOX_DEFAULT_PORTS = {"salesforce": 8701, "stripe": 8702, "netsuite": 8703}
+SANDBOX_DEFAULT_PORTS = DEFAULT_PORTS
 SANDBOX_PORT_OPTIONS = {"salesforce": "--salesforce-port", "stripe": "--stripe-port", "netsuite": "--netsuite-port"}
 SANDBOX_PORT_ROLES = {
     "salesforce": "Salesforce emulator",
@@ -18,15 +19,7 @@ SANDBOX_PORT_ROLES = {
 
 def taken(ip: str, ports: Mapping[str, int]) -> list[str]:
     """`PORT (ROLE)` for each port of `ports` (role → port) that something on `ip` already listens on."""
-    found = []
-    for role, port in ports.items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((ip, port))
-            except OSError:
-                found.append(f"{port} ({role})")
-    return found
+    return [f"{port} ({role})" for role, port in ports.items() if port_is_taken(ip, port)]
 
 
 def require_distinct(options: Mapping[str, int], hint: str) -> None:

@@ -17,6 +17,7 @@ from sandbox.faults import FaultConfig, FaultInjector
 from sandbox.netsuite.app import create_app as create_netsuite
 from sandbox.netsuite.seed import seed_netsuite
 from sandbox.netsuite.settings import NetSuiteEmulatorSettings
+from sandbox.ports import DEFAULT_PORTS
 from sandbox.salesforce.app import create_app as create_salesforce
 from sandbox.salesforce.seed import seed_salesforce
 from sandbox.salesforce.settings import SalesforceEmulatorSettings
@@ -33,7 +34,7 @@ VENDORS = ("salesforce", "stripe", "netsuite")
 class SandboxOptions:
     state_dir: Path
     host: str = "127.0.0.1"
-    ports: dict[str, int] = field(default_factory=lambda: {"salesforce": 8701, "stripe": 8702, "netsuite": 8703})
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     postgres_url: str | None = None  # postgresql+asyncpg://…; one schema per emulator. None: SQLite files
     outbound_listener_url: str | None = None  # where Salesforce delivers Outbound Messages
     stripe_webhooks: tuple[WebhookEndpointSettings, ...] = ()

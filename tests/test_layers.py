@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("canonical", "adapters", "activities", "workflows", "workers", "cli", "sandbox", "receiver", "revenue", "bench")
+LAYERS = (
+    "canonical",
+    "adapters",
+    "activities",
+    "workflows",
+    "workers",
+    "cli",
+    "sandbox",
+    "receiver",
+    "revenue",
+    "bench",
+)
 ALLOWED = {
     "canonical": set(),
     "adapters": {"canonical", "revenue"},

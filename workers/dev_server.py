@@ -109,7 +109,7 @@ def free_port(ip: str = "127.0.0.1") -> int:
         return port
 
 
-def _port_is_taken(ip: str, port: int) -> bool:
+def port_is_taken(ip: str, port: int) -> bool:
     # SO_REUSEADDR as Go's listener sets it, so a socket lingering in TIME_WAIT does not count as taken.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -122,7 +122,7 @@ def _port_is_taken(ip: str, port: int) -> bool:
 
 def _taken_ports(opts: DevServerOptions) -> list[str]:
     ports = {"gRPC": opts.port, "UI": opts.ui_port}
-    return [f"{port} ({role})" for role, port in ports.items() if _port_is_taken(opts.ip, port)]
+    return [f"{port} ({role})" for role, port in ports.items() if port_is_taken(opts.ip, port)]
 
 
 def _port_in_use_hint(opts: DevServerOptions, taken: list[str]) -> str:

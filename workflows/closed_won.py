@@ -194,62 +194,53 @@ class ClosedWonToSubscription:
         return None
 
     async def _provision(self, contract: Contract) -> None:
-        erp_key, billing_key = (
-            self._key(ClosedWonStep.ERP_CUSTOMER),
-            self._key(ClosedWonStep.BILLING_CUSTOMER),
+        key = self._begin(
+            ClosedWonStep.ERP_CUSTOMER, "deactivated ERP customer", ErpActivities.deactivate_erp_customer_created_by
         )
-        subscription_key, revenue_key = (
-            self._key(ClosedWonStep.SUBSCRIPTION),
-            self._key(ClosedWonStep.REVENUE_CONTRACT),
-        )
-
-        self._move_to(ClosedWonStep.ERP_CUSTOMER)
-        self._undo_with("deactivated ERP customer", ErpActivities.deactivate_erp_customer_created_by, erp_key)
         erp = await self._call(
             ErpActivities.match_or_create_erp_customer,
             contract.customer,
-            erp_key,
+            key,
             summary=f"Match or create ERP customer {contract.customer.name}",
         )
         self._reference(erp_customer_id=erp.customer_id)
 
-        self._move_to(ClosedWonStep.BILLING_CUSTOMER)
-        self._undo_with(
+        key = self._begin(
+            ClosedWonStep.BILLING_CUSTOMER,
             "deactivated billing customer",
             BillingActivities.deactivate_billing_customer_created_by,
-            billing_key,
         )
         billing = await self._call(
             BillingActivities.match_or_create_billing_customer,
             contract.customer,
             erp.customer_id,
-            billing_key,
+            key,
             summary=f"Match or create billing customer {contract.customer.name}",
         )
         self._reference(billing_customer_id=billing.customer_id)
 
-        self._move_to(ClosedWonStep.SUBSCRIPTION)
-        self._undo_with("cancelled subscription", BillingActivities.cancel_subscription_created_by, subscription_key)
+        key = self._begin(
+            ClosedWonStep.SUBSCRIPTION, "cancelled subscription", BillingActivities.cancel_subscription_created_by
+        )
         subscription = await self._call(
             BillingActivities.create_subscription,
             contract,
             billing.customer_id,
-            subscription_key,
+            key,
             summary=f"Create subscription for {contract.contract_id}",
         )
         self._reference(subscription_id=subscription.subscription_id)
 
-        self._move_to(ClosedWonStep.REVENUE_CONTRACT)
-        self._undo_with(
+        key = self._begin(
+            ClosedWonStep.REVENUE_CONTRACT,
             "withdrew revenue contract",
             RevenueActivities.withdraw_revenue_contract_registered_by,
-            revenue_key,
         )
         revenue = await self._call(
             RevenueActivities.register_revenue_contract,
             contract,
             subscription.subscription_id,
-            revenue_key,
+            key,
             summary=f"Register {contract.contract_id} with revenue",
         )
         self._reference(revenue_contract_id=revenue.revenue_contract_id)
@@ -290,6 +281,13 @@ class ClosedWonToSubscription:
                 maximum_attempts=attempts,
             ),
         )
+
+    def _begin(self, step: ClosedWonStep, undo_description: str, undo: Callable[..., Any]) -> str:
+        """Enter a provisioning step; its compensation is registered before anything is written. Returns its key."""
+        key = self._key(step)
+        self._move_to(step)
+        self._undo_with(undo_description, undo, key)
+        return key
 
     def _undo_with(self, description: str, activity: Callable[..., Any], key: str) -> None:
         async def undo() -> str | None:

@@ -16,6 +16,9 @@ from canonical.saga_policy import ApprovalReason, SagaPolicy
 
 class SagaType(StrEnum):
     CLOSED_WON = "closed_won"
+    INVOICE_TO_REVENUE = "invoice_to_revenue"
+    PAYMENT_SETTLED = "payment_settled"
+    PERIOD_CLOSE = "period_close"
 
 
 class SagaStatus(StrEnum):

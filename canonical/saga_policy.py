@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,6 +44,13 @@ class ApprovalPolicy(BaseModel):
         return next((m for m in self.max_total_contract_value if m.currency == currency), None)
 
 
+class ClosedPeriodPolicy(StrEnum):
+    """What an invoice → revenue saga does when the ERP period of the document's date is closed."""
+
+    NEXT_OPEN_PERIOD = "next_open_period"  # post it in the first open period after
+    AWAIT_DECISION = "await_decision"  # wait for finance (controllership) to choose, through an Update
+
+
 class SagaPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,6 +60,8 @@ class SagaPolicy(BaseModel):
     retry_initial_interval: timedelta = timedelta(seconds=1)
     retry_maximum_interval: timedelta = timedelta(minutes=1)
     activity_timeout: timedelta = timedelta(seconds=30)
+    closed_period: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
+    period_decision_role: str = "controllership"
 
 
 def approval_reasons(contract: Contract, policy: ApprovalPolicy) -> tuple[ApprovalReason, ...]:

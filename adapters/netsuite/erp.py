@@ -6,9 +6,14 @@ by that stamp with SuiteQL and sets `isInactive`. NetSuite keeps an external ID 
 records, so a customer found inactive (e.g. deactivated by an earlier saga's compensation) is reactivated and
 claimed by the new key: this saga's own compensation then puts it back to inactive.
 
-Transactions are upserted by external ID too (`PUT .../invoice/eid:{billing invoice ID}` with
-`replace=<sublist>`), so posting the same document twice leaves one transaction. Names (items, accounts,
-currencies, terms) are resolved to internal IDs with SuiteQL once per adapter instance.
+Transactions carry an external ID too (the billing document's ID, or one derived from the saga). Posting looks
+the external ID up first (`GET .../invoice/eid:{id}`) and returns the transaction already there unchanged, so a
+retry neither writes again nor trips over a period closed since; only a new one is written, by upsert
+(`PUT .../eid:{id}` with `replace=<sublist>`), which leaves one transaction even when two posts race. Names
+(items, accounts, currencies, terms) are resolved to internal IDs with SuiteQL once per adapter instance.
+
+A posting into a closed period is refused by NetSuite with a 400, which `adapters.netsuite.errors` classifies
+as `ExceptionCategory.CLOSED_PERIOD`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import httpx
 from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.netsuite.client import NetSuiteClient, record_key
 from adapters.netsuite.errors import ERP
-from adapters.netsuite.models import (
+from adapters.netsuite.settings import NetSuiteSettings
+from adapters.netsuite.wire import date_of, decimal_of, suiteql_string
+from canonical.customer import Customer
+from canonical.general_ledger import (
     AccountingPeriod,
     CreditMemoPosting,
     CustomerPaymentPosting,
@@ -35,9 +43,6 @@ from adapters.netsuite.models import (
     TrialBalance,
     TrialBalanceLine,
 )
-from adapters.netsuite.settings import NetSuiteSettings
-from adapters.netsuite.wire import date_of, decimal_of, suiteql_string
-from canonical.customer import Customer
 from canonical.mapping_rules import MappingRules
 from canonical.problems import ExceptionCategory
 from canonical.references import CustomerMatch
@@ -45,6 +50,11 @@ from canonical.references import CustomerMatch
 CREATED_BY_FIELD = "custentity_q2c_created_by"
 CRM_ACCOUNT_FIELD = "custentity_q2c_crm_account_id"
 IN_LIST_CHUNK = 500
+POSTED_RECORD_TYPES = frozenset({"invoice", "creditMemo", "customerPayment", "journalEntry"})
+# Posting periods only: not quarters or years (not posting), nor adjustment periods (year-end corrections).
+_POSTING_PERIODS = (
+    "SELECT id, periodname, startdate, enddate, closed FROM accountingperiod WHERE isposting = 'T' AND isadjust = 'F'"
+)
 
 
 def _ref(internal_id: str) -> dict[str, str]:
@@ -59,8 +69,17 @@ def _numeric_id(value: str, what: str) -> int:
     return int(value)
 
 
+def _sql_date(on: date) -> str:
+    return f"TO_DATE({suiteql_string(on.isoformat())}, 'YYYY-MM-DD')"
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + IN_LIST_CHUNK] for i in range(0, len(ids), IN_LIST_CHUNK)]
+
+
 class NetSuiteErp:
-    """ErpPort over NetSuite. `subsidiaries`: legal entity code → subsidiary internal ID; `terms`: days → terms name."""
+    """ErpPort and GeneralLedgerPort over NetSuite. `subsidiaries`: legal entity code → subsidiary internal ID;
+    `terms`: days → terms name."""
 
     def __init__(
         self,
@@ -158,13 +177,18 @@ class NetSuiteErp:
     # --- periods and the ledger -----------------------------------------------------------------------------
 
     async def accounting_period_for(self, on: date) -> AccountingPeriod:
-        day = suiteql_string(on.isoformat())
-        rows = await self.client.suiteql(
-            "SELECT id, periodname, startdate, enddate, closed FROM accountingperiod "
-            f"WHERE isposting = 'T' AND TO_DATE({day}, 'YYYY-MM-DD') BETWEEN startdate AND enddate"
-        )
+        rows = await self.client.suiteql(f"{_POSTING_PERIODS} AND {_sql_date(on)} BETWEEN startdate AND enddate")
         if not rows:
             raise NotFoundError(ERP, f"no posting accounting period covers {on.isoformat()}")
+        return self._period(rows[0])
+
+    async def next_open_period(self, after: AccountingPeriod) -> AccountingPeriod:
+        """The first open posting period starting after `after` ends. NotFoundError when there is none."""
+        rows = await self.client.suiteql(
+            f"{_POSTING_PERIODS} AND closed = 'F' AND startdate > {_sql_date(after.end)} ORDER BY startdate"
+        )
+        if not rows:
+            raise NotFoundError(ERP, f"no open posting accounting period starts after {after.name}")
         return self._period(rows[0])
 
     async def accounting_period(self, period_id: str) -> AccountingPeriod:
@@ -248,30 +272,30 @@ class NetSuiteErp:
             "memo": entry.memo,
             "line": {"items": lines},
         }
+        if entry.currency is not None:
+            body["currency"] = _ref(await self._id_of("currency", "symbol", entry.currency))
         if entry.posting_period_id is not None:
             body["postingPeriod"] = _ref(entry.posting_period_id)
         return await self._post("journalEntry", entry.external_id, body, "line")
 
+    async def posted_transaction(self, record_type: str, external_id: str) -> PostedTransaction | None:
+        """The invoice, creditMemo, customerPayment or journalEntry posted with this external ID, if any."""
+        if record_type not in POSTED_RECORD_TYPES:
+            raise PermanentAdapterError(
+                ERP,
+                f"{record_type!r} is not a posting q2c makes (one of {', '.join(sorted(POSTED_RECORD_TYPES))})",
+                ExceptionCategory.INVALID_DATA,
+            )
+        try:
+            record = await self.client.get_record(record_type, record_key(external_id=external_id))
+        except NotFoundError:
+            return None
+        return self._posted(record_type, external_id, record)
+
     async def trial_balance(self, period: AccountingPeriod | str) -> TrialBalance:
         """Debits and credits posted in `period`, per account (GL activity of the period, not cumulative)."""
         period = period if isinstance(period, AccountingPeriod) else await self.accounting_period(period)
-        transactions = await self.client.suiteql(
-            f"SELECT id FROM transaction WHERE postingperiod = {_numeric_id(period.period_id, 'accounting period')} "
-            "AND posting = 'T'"
-        )
-        ids = [str(_numeric_id(str(row["id"]), "transaction")) for row in transactions]
-        totals: dict[str, tuple[Decimal, Decimal]] = {}
-        for chunk in (ids[i : i + IN_LIST_CHUNK] for i in range(0, len(ids), IN_LIST_CHUNK)):
-            rows = await self.client.suiteql(
-                "SELECT account, SUM(debit) AS debit, SUM(credit) AS credit FROM transactionaccountingline "
-                f"WHERE posting = 'T' AND transaction IN ({', '.join(chunk)}) GROUP BY account"
-            )
-            for row in rows:
-                debit, credit = totals.get(str(row["account"]), (Decimal(0), Decimal(0)))
-                totals[str(row["account"])] = (
-                    debit + decimal_of(row.get("debit", 0)),
-                    credit + decimal_of(row.get("credit", 0)),
-                )
+        totals = await self._account_totals([period.period_id])
         accounts = await self._chart_of_accounts()
         lines = [
             TrialBalanceLine(
@@ -284,6 +308,21 @@ class NetSuiteErp:
             for account_id, (debit, credit) in totals.items()
         ]
         return TrialBalance(period=period, lines=tuple(sorted(lines, key=lambda line: line.account_number)))
+
+    async def cumulative_trial_balance(self, through: AccountingPeriod) -> dict[str, Decimal]:
+        """Net balance (debit − credit) per GL account number over every posting period ending on or before
+        `through` ends, `through` included: the balances as at its close. Accounts with postings that net to
+        zero are included (as 0); accounts never posted to are not."""
+        periods = await self.client.suiteql(
+            f"SELECT id FROM accountingperiod WHERE isposting = 'T' AND enddate <= {_sql_date(through.end)}"
+        )
+        totals = await self._account_totals([str(row["id"]) for row in periods])
+        accounts = await self._chart_of_accounts()
+        balances = {
+            accounts.get(account_id, (account_id, ""))[0]: debit - credit
+            for account_id, (debit, credit) in totals.items()
+        }
+        return dict(sorted(balances.items()))
 
     async def customer_open_balance(self, customer_id: str) -> Decimal:
         """The customer's receivables balance (NetSuite's `balance`)."""
@@ -331,15 +370,48 @@ class NetSuiteErp:
     async def _post(
         self, record_type: str, external_id: str, body: Mapping[str, Any], sublist: str
     ) -> PostedTransaction:
+        """The transaction with this external ID: the one already posted, else the one posted now."""
+        existing = await self.posted_transaction(record_type, external_id)
+        if existing is not None:
+            return existing
         internal_id = await self.client.upsert(record_type, external_id, body, params={"replace": sublist})
         record = await self.client.get_record(record_type, record_key(internal_id))
+        return self._posted(record_type, external_id, record)
+
+    @staticmethod
+    def _posted(record_type: str, external_id: str, record: Mapping[str, Any]) -> PostedTransaction:
         return PostedTransaction(
             record_type=record_type,
-            internal_id=internal_id,
+            internal_id=str(record["id"]),
             external_id=external_id,
             posting_period_id=str(record["postingPeriod"]["id"]),
             total=decimal_of(record.get("total", 0)),
         )
+
+    async def _account_totals(self, period_ids: list[str]) -> dict[str, tuple[Decimal, Decimal]]:
+        """(debit, credit) per account internal ID over the transactions posted in `period_ids`: the periods'
+        transaction IDs from `transaction`, then their GL lines summed per account by SuiteQL, a chunk at a time
+        (no JOIN, so the same queries run on NetSuite and on the emulator)."""
+        numeric = [str(_numeric_id(period_id, "accounting period")) for period_id in period_ids]
+        transaction_ids: list[str] = []
+        for chunk in _chunks(numeric):
+            rows = await self.client.suiteql(
+                f"SELECT id FROM transaction WHERE posting = 'T' AND postingperiod IN ({', '.join(chunk)})"
+            )
+            transaction_ids += [str(_numeric_id(str(row["id"]), "transaction")) for row in rows]
+        totals: dict[str, tuple[Decimal, Decimal]] = {}
+        for chunk in _chunks(transaction_ids):
+            rows = await self.client.suiteql(
+                "SELECT account, SUM(debit) AS debit, SUM(credit) AS credit FROM transactionaccountingline "
+                f"WHERE posting = 'T' AND transaction IN ({', '.join(chunk)}) GROUP BY account"
+            )
+            for row in rows:
+                debit, credit = totals.get(str(row["account"]), (Decimal(0), Decimal(0)))
+                totals[str(row["account"])] = (
+                    debit + decimal_of(row.get("debit") or 0),
+                    credit + decimal_of(row.get("credit") or 0),
+                )
+        return totals
 
     async def _id_of(self, table: str, column: str, value: str) -> str:
         """The internal ID of a record named by a natural key; cached; MASTER_DATA_MISMATCH if NetSuite lacks it."""

@@ -1,6 +1,6 @@
 """The REST client under the adapter: authenticated calls with one re-authentication on 401, exact JSON (numbers
-parse to Decimal, so no float ever touches money), SOQL with `nextRecordsUrl` paging, and the org's API usage
-from `Sforce-Limit-Info`.
+parse to Decimal and Decimals go out as exact numbers, so no float ever touches money), SOQL with
+`nextRecordsUrl` paging, and the org's API usage from `Sforce-Limit-Info`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class SalesforceRestClient:
         content = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            content = json.dumps(body).encode()
+            content = json_text(body).encode()
         try:
             response = await self._http.request(
                 method, token.instance_url + path, params=params, headers=headers, content=content
@@ -103,6 +103,20 @@ class SalesforceRestClient:
         if match is not None:
             self.last_api_usage = ApiUsage(int(match.group(1)), int(match.group(2)))
             logger.debug("Salesforce API usage: %s", info)
+
+
+def json_text(value: Any) -> str:
+    """JSON with every Decimal written as an exact number, digit for digit (json.dumps refuses Decimal, and
+    going through float would change amounts)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be sent as a JSON number")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def parse_json(response: httpx.Response, action: str) -> Any:

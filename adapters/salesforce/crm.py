@@ -1,14 +1,18 @@
-"""q2c's CRM port over Salesforce's REST API."""
+"""q2c's CRM port over Salesforce's REST API, and the account payment status the payment-settled saga writes."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 
-from adapters.errors import NotFoundError
+from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.salesforce import fields, ids, mapping
+from adapters.salesforce.account_payment import AccountPaymentUpdate
 from adapters.salesforce.client import ApiUsage, SalesforceRestClient
 from adapters.salesforce.settings import SalesforceSettings
 from canonical.crm_deal import CrmDeal
+from canonical.problems import ExceptionCategory
 from canonical.references import System
 from canonical.saga import SagaOutcome
 
@@ -55,3 +59,36 @@ class SalesforceCrm:
             raise NotFoundError(System.CRM, f"{action}: not a Salesforce opportunity ID")
         path = f"{self._client.data_path}/sobjects/{fields.OPPORTUNITY}/{opportunity_id}"
         await self._client.request("PATCH", path, action, body=mapping.outcome_fields(outcome))
+
+    async def record_account_payment(
+        self, crm_account_id: str, update: AccountPaymentUpdate, idempotency_key: str
+    ) -> None:
+        """Write the settled payment onto the account's Q2C payment fields (last payment date, amount and invoice,
+        open receivable, status). A PATCH of the same values, so recording it again changes nothing.
+
+        One SOQL read first: the account must exist and keep its amounts in the payment's currency (a currency
+        field holds the record's currency), and a payment older than the one already recorded is not written,
+        so a late retry never puts an earlier payment back over a later one. (Read, then write: two payments
+        of one account recorded at the very same moment can still race; the sagas of one customer rarely do.)
+        """
+        action = f"writing the payment of {update.invoice_id} to account {crm_account_id}"
+        if not ids.is_record_id(crm_account_id, ids.ACCOUNT_PREFIX):
+            raise NotFoundError(System.CRM, f"{action}: not a Salesforce account ID")
+        page = await self._client.get_json(
+            f"{self._client.data_path}/query", action, {"q": fields.account_payment_query(crm_account_id)}
+        )
+        if not page["records"]:
+            raise NotFoundError(System.CRM, f"{action}: no such account")
+        account = page["records"][0]
+        currency = account.get(fields.ACCOUNT_CURRENCY)
+        if currency is not None and currency != update.amount.currency:
+            raise PermanentAdapterError(
+                System.CRM,
+                f"{action}: the account's currency is {currency}, the payment's {update.amount.currency}",
+                ExceptionCategory.MASTER_DATA_MISMATCH,
+            )
+        recorded = account.get(fields.Q2C_LAST_PAYMENT_DATE)
+        if recorded is not None and date.fromisoformat(recorded) > update.paid_on:
+            return  # a later payment is on the account already
+        path = f"{self._client.data_path}/sobjects/{fields.ACCOUNT_OBJECT}/{crm_account_id}"
+        await self._client.request("PATCH", path, action, body=mapping.payment_fields(update))

@@ -1,10 +1,10 @@
 """Every Salesforce object and field name the adapter uses, and the SOQL it sends. Nothing else names them.
 
 Custom fields (`__c`) are deployed to the org by q2c's package; `Q2C_*` fields on Opportunity receive the saga's
-outcome. On OpportunityLineItem, `UnitPrice` is the net (sales) price per unit per month, `ListPrice` the list
-price, `Discount` the quoted discount in percent and `TotalPrice` the amount of a one-time line. (A real org
-computes TotalPrice from quantity, unit price and discount; recurring lines then carry a TotalPrice too, which
-q2c's contract mapping ignores for recurring lines.)
+outcome, those on Account the customer's last settled payment. On OpportunityLineItem, `UnitPrice` is the net
+(sales) price per unit per month, `ListPrice` the list price, `Discount` the quoted discount in percent and
+`TotalPrice` the amount of a one-time line. (A real org computes TotalPrice from quantity, unit price and
+discount; recurring lines then carry a TotalPrice too, which q2c's contract mapping ignores for recurring lines.)
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ Q2C_REVENUE_CONTRACT_ID = "Q2C_Revenue_Contract_Id__c"
 Q2C_MESSAGE = "Q2C_Message__c"
 Q2C_MESSAGE_LENGTH = 255  # Text(255) in the org
 
+# The customer's payment status, written onto the Account when a payment settles an invoice.
+ACCOUNT_OBJECT = "Account"
+Q2C_LAST_PAYMENT_DATE = "Q2C_Last_Payment_Date__c"  # Date
+Q2C_LAST_PAYMENT_AMOUNT = "Q2C_Last_Payment_Amount__c"  # Currency(16, 2), in the account's currency
+Q2C_OPEN_RECEIVABLE = "Q2C_Open_Receivable__c"  # Currency(16, 2)
+Q2C_PAYMENT_STATUS = "Q2C_Payment_Status__c"  # Text(40): "current" or "open"
+Q2C_LAST_INVOICE_PAID = "Q2C_Last_Invoice_Paid__c"  # Text(255): the billing invoice ID
+
 
 def soql_string(value: str) -> str:
     """A quoted SOQL string literal."""
@@ -131,3 +139,9 @@ def line_items_query(opportunity_id: str) -> str:
         f"WHERE {LINE_OPPORTUNITY_ID} = {soql_string(opportunity_id)} "
         f"ORDER BY {LINE_NO} ASC NULLS LAST, {LINE_ID} ASC"
     )
+
+
+def account_payment_query(account_id: str) -> str:
+    """What `record_account_payment` checks before writing: the account's currency and its last payment date."""
+    selected = [ACCOUNT_ID, ACCOUNT_CURRENCY, Q2C_LAST_PAYMENT_DATE]
+    return f"SELECT {', '.join(selected)} FROM {ACCOUNT_OBJECT} WHERE {ACCOUNT_ID} = {soql_string(account_id)} LIMIT 1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+ACCOUNT_PREFIX = "001"
 OPPORTUNITY_PREFIX = "006"
 _SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?")
 

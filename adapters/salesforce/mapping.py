@@ -1,4 +1,5 @@
-"""Salesforce records ↔ q2c's canonical CRM records, and a saga's outcome → Opportunity fields.
+"""Salesforce records ↔ q2c's canonical CRM records, a saga's outcome → Opportunity fields, and a settled
+payment → Account fields.
 
 IDs are returned in their 15-character form, so an ID from an Outbound Message (18 characters) and one typed
 by a person (15) name the same deal. Numbers arrive as Decimal (see the client); whole-number fields such as
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.salesforce import fields as f
+from adapters.salesforce.account_payment import AccountPaymentUpdate
 from adapters.salesforce.ids import id15
 from canonical.crm_deal import CrmAccountRecord, CrmDeal, CrmOpportunityRecord, CrmQuoteLineRecord
 from canonical.saga import SagaOutcome
@@ -123,4 +125,16 @@ def outcome_fields(outcome: SagaOutcome) -> dict[str, str | None]:
         f.Q2C_SUBSCRIPTION_ID: references.subscription_id,
         f.Q2C_REVENUE_CONTRACT_ID: references.revenue_contract_id,
         f.Q2C_MESSAGE: message or None,
+    }
+
+
+def payment_fields(update: AccountPaymentUpdate) -> dict[str, str | Decimal]:
+    """The Account's Q2C payment fields for `update`. Amounts go as exact numbers, in the account's currency
+    (`record_account_payment` checks that it is the payment's)."""
+    return {
+        f.Q2C_LAST_PAYMENT_DATE: update.paid_on.isoformat(),
+        f.Q2C_LAST_PAYMENT_AMOUNT: update.amount.amount,
+        f.Q2C_OPEN_RECEIVABLE: update.open_receivable.amount,
+        f.Q2C_PAYMENT_STATUS: update.status.value,
+        f.Q2C_LAST_INVOICE_PAID: update.invoice_id,
     }

@@ -1,4 +1,5 @@
-"""The NetSuite emulator app: REST records, SuiteQL, OAuth 2.0 M2M and TBA, concurrency governance, faults."""
+"""The NetSuite emulator app: REST records, SuiteQL, OAuth 2.0 M2M and TBA, concurrency governance, faults, and
+the emulator-only admin routes under `/_sandbox` (faults, an access token, closing accounting periods)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sandbox.faults import FaultInjector, install_faults
 from sandbox.netsuite.auth import Authenticator, auth_router
 from sandbox.netsuite.concurrency import ConcurrencyLimit
 from sandbox.netsuite.errors import error_response, fault_response, install_error_handlers
+from sandbox.netsuite.period_close import period_close_router
 from sandbox.netsuite.query import query_router
 from sandbox.netsuite.records import records_router
 from sandbox.netsuite.settings import NetSuiteEmulatorSettings
@@ -22,6 +24,7 @@ def create_app(store: DocumentStore, faults: FaultInjector, settings: NetSuiteEm
     app.include_router(auth_router(authenticator, settings))
     app.include_router(records_router(store, settings, authenticator))
     app.include_router(query_router(store, settings, authenticator))
+    app.include_router(period_close_router(store))
     install_error_handlers(app)
 
     install_faults(app, faults, fault_response)

@@ -12,6 +12,10 @@ Every posting lands in its `postingPeriod`, or the period containing its `tranDa
 the posting (and any change to a transaction already posted there) with a 400. NetSuite documents no error
 code for that: USER_ERROR on `postingPeriod` with a sentence saying the period is closed is this emulator's
 *unverified* choice. The receivables sub-ledger is the AR lines carrying the customer as `entity`.
+
+An accounting period's `closed` checkbox is read-only over REST here: NetSuite closes a period through the
+Period Close Checklist in its UI, and documents no web-services way to (see `sandbox.netsuite.period_close`,
+the emulator-only admin surface that does it instead).
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ async def _active_customer(books: Books, ref: Any, field: str) -> Document:
 async def _period(books: Books, doc: Document, previous: Document | None) -> Document:
     if previous is not None and previous.get("postingPeriod"):
         earlier = await books.get_named("accountingPeriod", previous["postingPeriod"]["id"])
-        if earlier is not None and earlier.get("isClosed"):
+        if earlier is not None and earlier.get("closed"):
             raise closed_period(earlier)
     ref = doc.get("postingPeriod")
     if ref is not None:
@@ -111,7 +115,7 @@ async def _period(books: Books, doc: Document, previous: Document | None) -> Doc
         if not found:
             raise user_error(f"No accounting period covers the transaction date {on}.", "tranDate")
         period = found[0]
-    if period.get("isClosed"):
+    if period.get("closed"):
         raise closed_period(period)
     doc["_periodDerived"] = ref is None
     doc["postingPeriod"] = {"id": period["id"]}
@@ -159,7 +163,14 @@ async def _account(books: Books, doc: Document, previous: Document | None) -> No
 async def _accounting_period(books: Books, doc: Document, previous: Document | None) -> None:
     if date.fromisoformat(doc["endDate"]) < date.fromisoformat(doc["startDate"]):
         raise user_error("The end date is before the start date.", "endDate")
-    doc.setdefault("isClosed", False)
+    was_closed = bool(previous is not None and previous.get("closed"))
+    if bool(doc.get("closed", was_closed)) != was_closed:
+        # Unverified code and wording: whether NetSuite refuses or ignores the field is not documented.
+        raise user_error(
+            "An accounting period is closed or reopened with the Period Close Checklist, not through web services.",
+            "closed",
+        )
+    doc["closed"] = was_closed
 
 
 async def _item_lines(books: Books, doc: Document) -> list[tuple[str, Decimal]]:
@@ -274,7 +285,11 @@ async def _customer_payment(books: Books, doc: Document, previous: Document | No
 
 
 async def _journal_entry(books: Books, doc: Document, previous: Document | None) -> None:
-    await _ref(books, "subsidiary", doc["subsidiary"], "subsidiary", "subsidiary")
+    subsidiary = await _ref(books, "subsidiary", doc["subsidiary"], "subsidiary", "subsidiary")
+    if doc.get("currency") is not None:
+        await _ref(books, "currency", doc["currency"], "currency", "currency")
+    elif subsidiary.get("currency") is not None:
+        doc["currency"] = subsidiary["currency"]  # NetSuite's default: the subsidiary's base currency
     debits = credits = ZERO
     gl = []
     for index, line in enumerate(doc["line"]):

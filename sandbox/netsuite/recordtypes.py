@@ -148,9 +148,8 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType(
             "accountingPeriod",
             "accountingPeriod",
-            {"externalId": "text", "periodName": "text", "startDate": "date", "endDate": "date", "isClosed": "bool"},
+            {"externalId": "text", "periodName": "text", "startDate": "date", "endDate": "date", "closed": "bool"},
             required=("periodName", "startDate", "endDate"),
-            column_names={"isClosed": "closed"},
         ),
         RecordType(
             "account",

@@ -1,16 +1,15 @@
 """The tables SuiteQL can read, built from the stored records.
 
 Record tables (customer, account, accountingperiod, subsidiary, item, currency, term) have a column per body
-field, lower-cased (accountingperiod's `isClosed` is NetSuite's `closed` column), references as IDs and
-checkboxes as 'T'/'F'. Transactions appear in `transaction` (type CustInvc, CustCred, CustPymt, Journal), and
-their GL impact in `transactionaccountingline`, one row per posting line with `transaction`, `transactionline`,
-`account`, `debit`, `credit`, `amount` (debit − credit), `posting` ('T'), plus two emulator conveniences that
-NetSuite keeps on other tables: `postingperiod` (in NetSuite, `transaction.postingperiod`, reached by a JOIN)
-and `entity` (in NetSuite, `transactionline.entity`). The adapter does not rely on them: it reads a trial
-balance the way that also works on NetSuite without JOINs, the period's transaction IDs from `transaction`,
-then `SELECT account, SUM(debit) AS debit, SUM(credit) AS credit FROM transactionaccountingline
-WHERE posting = 'T' AND transaction IN (...) GROUP BY account`. `account` also answers `accountsearchdisplayname`
-and `fullname` (both the account name here).
+field, lower-cased, references as IDs and checkboxes as 'T'/'F'. Transactions appear in `transaction` (type
+CustInvc, CustCred, CustPymt, Journal), and their GL impact in `transactionaccountingline`, one row per posting
+line with `transaction`, `transactionline`, `account`, `debit`, `credit`, `amount` (debit − credit), `posting`
+('T'), plus two emulator conveniences that NetSuite keeps on other tables: `postingperiod` (in NetSuite,
+`transaction.postingperiod`, reached by a JOIN) and `entity` (in NetSuite, `transactionline.entity`). The
+adapter does not rely on them: it reads trial balances the way that also works on NetSuite without JOINs, the
+periods' transaction IDs from `transaction`, then `SELECT account, SUM(debit) AS debit, SUM(credit) AS credit
+FROM transactionaccountingline WHERE posting = 'T' AND transaction IN (...) GROUP BY account`. `account` also
+answers `accountsearchdisplayname` and `fullname` (both the account name here).
 """
 
 from __future__ import annotations

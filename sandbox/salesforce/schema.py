@@ -2,7 +2,8 @@
 
 This is the only place the emulator names fields. It stores whatever a client sends, as long as the field exists
 here (in the org's API-name casing), has the right type and fits. Standard fields, plus the custom fields a q2c
-org admin deploys (`__c`), plus `Q2C_External_Id__c` on every object for idempotent upserts.
+org admin deploys (`__c`: the `Q2C_*` fields receive what q2c writes back, a saga's outcome on Opportunity and
+the last settled payment on Account), plus `Q2C_External_Id__c` on every object for idempotent upserts.
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ SOBJECTS: tuple[SObject, ...] = (
         _text("Tax_Id__c", 40),
         Field("Payment_Terms_Days__c", FieldType.DOUBLE, precision=3, scale=0),
         _reference("Billing_Contact__c", "Contact", "Billing_Contact__r"),
+        Field("Q2C_Last_Payment_Date__c", FieldType.DATE),
+        _currency("Q2C_Last_Payment_Amount__c"),
+        _currency("Q2C_Open_Receivable__c"),
+        Field("Q2C_Payment_Status__c", FieldType.STRING, length=40),
+        _text("Q2C_Last_Invoice_Paid__c", 255),
     ),
     _sobject(
         "Contact",

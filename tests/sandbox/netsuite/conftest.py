@@ -19,7 +19,16 @@ from adapters.netsuite import NetSuiteErp, NetSuiteSettings
 from canonical.customer import BillingContact, Customer
 from canonical.mapping_rules import MappingRules
 from sandbox.faults import FaultInjector, FaultRule
-from sandbox.netsuite import M2MClient, NetSuiteEmulatorSettings, SeededIds, TbaCredential, create_app, seed_netsuite
+from sandbox.netsuite import (
+    M2MClient,
+    NetSuiteEmulatorSettings,
+    SeededIds,
+    TbaCredential,
+    close_period,
+    create_app,
+    reopen_period,
+    seed_netsuite,
+)
 from sandbox.servers import serve_apps
 from sandbox.store import DocumentStore, sqlite_url
 from workers.dev_server import free_port
@@ -130,11 +139,9 @@ class Emulator:
             return items
 
     async def close_period(self, key: str, closed: bool = True) -> None:
-        async with self.admin() as http:
-            response = await http.patch(
-                f"/record/v1/accountingPeriod/{self.ids.periods[key]}", json={"isClosed": closed}
-            )
-            assert response.status_code == 204, response.text
+        """Close (or reopen) a period the way the demo does: through the emulator's admin surface."""
+        state = await (close_period(self.base_url, key) if closed else reopen_period(self.base_url, key))
+        assert (state.internal_id, state.closed) == (self.ids.periods[key], closed)
 
 
 @contextlib.asynccontextmanager

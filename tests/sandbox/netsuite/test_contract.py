@@ -13,7 +13,7 @@ import pytest
 
 from adapters.errors import NotFoundError, PermanentAdapterError, RateLimitedError, TransientAdapterError
 from adapters.netsuite import NetSuiteRecordError, NetSuiteSettings
-from adapters.netsuite.models import InvoiceLine, InvoicePosting
+from canonical.general_ledger import InvoiceLine, InvoicePosting
 from canonical.mapping_rules import MappingRules
 from canonical.problems import ExceptionCategory
 from canonical.references import System

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.netsuite import NetSuiteErp, NetSuiteRecordError
-from adapters.netsuite.models import (
+from canonical.general_ledger import (
     CreditMemoPosting,
     CustomerPaymentPosting,
     InvoiceLine,
@@ -161,7 +161,9 @@ async def test_a_closed_period_refuses_postings(emulator: Emulator) -> None:
         posted = await erp.post_invoice(_invoice(customer_id))
         await emulator.close_period("2027-01")
         with pytest.raises(NetSuiteRecordError) as change_error:  # nor may a posted transaction change there
-            await erp.post_invoice(_invoice(customer_id, on=date(2027, 2, 1)))
+            await erp.client.update("invoice", posted.internal_id, {"tranDate": "2027-02-01"})
+        # Posting it again is no change: the adapter finds the invoice by external ID and returns it.
+        assert await erp.post_invoice(_invoice(customer_id, on=date(2027, 2, 1))) == posted
     for error in (invoice_error, journal_error, change_error):
         assert error.value.category is ExceptionCategory.CLOSED_PERIOD
         assert error.value.error_path == "postingPeriod"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from adapters.netsuite.models import InvoiceLine, InvoicePosting
+from canonical.general_ledger import InvoiceLine, InvoicePosting
 from canonical.mapping_rules import MappingRules
 from sandbox.netsuite import seed_netsuite
 from sandbox.store import DocumentStore

@@ -1,7 +1,5 @@
 """What q2c posts to, and reads from, the general ledger, in its own terms: ERP item codes, GL account numbers,
-legal entity codes, exact Decimal amounts. The adapter maps them to NetSuite's internal IDs.
-
-These serve the invoice → revenue saga that is coming; they are not in `adapters.ports` yet.
+legal entity codes, exact Decimal amounts. Each ERP adapter maps them to its own IDs (NetSuite: internal IDs).
 """
 
 from __future__ import annotations
@@ -117,6 +115,7 @@ class JournalEntryPosting(BaseModel):
     tran_date: date
     legal_entity: str = Field(min_length=1, description="Legal entity code, e.g. US01 (its ERP subsidiary)")
     lines: tuple[JournalLine, ...] = Field(min_length=2)
+    currency: str | None = Field(None, min_length=3, max_length=3, description="Default: the entity's currency")
     posting_period_id: str | None = None
     memo: str = ""
 

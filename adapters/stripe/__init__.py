@@ -1,4 +1,4 @@
-"""Stripe Billing behind the BillingPort: `StripeBilling(StripeSettings.from_env())`."""
+"""Stripe Billing behind the BillingPort and the BillingDocumentsPort: `StripeBilling(StripeSettings.from_env())`."""
 
 from adapters.stripe.billing import StripeBilling
 from adapters.stripe.settings import StripeSettings

@@ -1,4 +1,4 @@
-"""BillingPort over Stripe Billing, with the official stripe-python library (async, httpx).
+"""BillingPort and BillingDocumentsPort over Stripe Billing, with the official stripe-python library (async, httpx).
 
 Every write carries an idempotency key derived from the saga's key, so a retried call replays Stripe's first
 answer instead of creating twice; what a key created is tagged `metadata[q2c_created_by]=<key>`, which is how
@@ -7,7 +7,8 @@ what it created. Stripe Search is eventually consistent (usually under a minute 
 check the strongly consistent list endpoints for objects created within the last `search_fallback_minutes`.
 
 The client never retries by itself (`max_network_retries=0`): Temporal retries, with the delays the classified
-errors ask for.
+errors ask for. Invoices, credit notes, payments and usage (invoice → revenue) are read by `StripeDocuments`
+(adapters/stripe/documents.py), to which the BillingDocumentsPort methods delegate.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar, cast
 
 import stripe
@@ -22,8 +24,10 @@ from stripe.params import CustomerListParams, SubscriptionListParams
 
 from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.stripe import mapping
+from adapters.stripe.documents import StripeDocuments
 from adapters.stripe.errors import classify
 from adapters.stripe.settings import StripeSettings
+from canonical.billing_documents import BillingDocument, BillingPayment, MeteredUsage, UsageLine
 from canonical.contract import Contract
 from canonical.customer import Customer
 from canonical.problems import ExceptionCategory
@@ -50,6 +54,7 @@ class StripeBilling:
             stripe_version=settings.api_version,
         )
         self._meter_id: str | None = None
+        self._documents = StripeDocuments(self._client, self._usage_meter)
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -63,6 +68,20 @@ class StripeBilling:
             return await request()
         except stripe.StripeError as error:
             raise classify(error) from error
+
+    # --- invoice → revenue (BillingDocumentsPort) ----------------------------------------------------------
+
+    async def fetch_document(self, document_id: str) -> BillingDocument:
+        return await self._documents.fetch_document(document_id)
+
+    async def fetch_payment(self, invoice_id: str) -> BillingPayment:
+        return await self._documents.fetch_payment(invoice_id)
+
+    async def acknowledge_posting(self, document_id: str, erp_transaction_id: str, idempotency_key: str) -> None:
+        await self._documents.acknowledge_posting(document_id, erp_transaction_id, idempotency_key)
+
+    async def metered_usage(self, usage_line: UsageLine, start: date, end: date) -> MeteredUsage:
+        return await self._documents.metered_usage(usage_line, start, end)
 
     # --- customers ----------------------------------------------------------------------------------------
 

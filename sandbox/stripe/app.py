@@ -15,7 +15,16 @@ from sandbox.faults import FaultInjector, FaultRule, install_faults
 from sandbox.store import DocumentStore
 from sandbox.stripe.errors import StripeError, api_error, error_body, rate_limited
 from sandbox.stripe.gateway import StripeGateway
-from sandbox.stripe.routes import catalog, clocks, credit_notes, customers, invoices, meters, subscriptions
+from sandbox.stripe.routes import (
+    catalog,
+    clocks,
+    credit_notes,
+    customers,
+    invoice_payments,
+    invoices,
+    meters,
+    subscriptions,
+)
 from sandbox.stripe.settings import StripeEmulatorSettings
 from sandbox.stripe.webhooks import WebhookDispatcher
 
@@ -79,7 +88,7 @@ def create_app(store: DocumentStore, faults: FaultInjector, settings: StripeEmul
         log.exception("the Stripe emulator failed on %s %s", request.method, request.url.path)
         return api_error(500, "An unknown error occurred").response()
 
-    for module in (customers, catalog, meters, subscriptions, invoices, credit_notes, clocks):
+    for module in (customers, catalog, meters, subscriptions, invoices, invoice_payments, credit_notes, clocks):
         app.include_router(module.router)
     app.add_middleware(StripeGateway, store=store, settings=settings)
     install_faults(app, faults, fault_response)

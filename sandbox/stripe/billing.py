@@ -119,16 +119,26 @@ async def licensed_line(records: Records, invoice: Obj, subscription: Obj, item:
 async def usage(records: Records, subscription: Obj, item: Obj, period: tuple[int, int]) -> Decimal:
     meter_id = (item["price"].get("recurring") or {}).get("meter")
     meter = await records.get("billing.meter", meter_id) if meter_id else None
+    return aggregate(meter, await meter_events(records, meter_id, subscription["customer"], period))
+
+
+async def meter_events(records: Records, meter_id: str | None, customer_id: str, window: tuple[int, int]) -> list[Obj]:
+    """The customer's events on the meter with `start <= timestamp < end`, oldest first."""
     events = [
         e
-        for e in await records.all("billing.meter_event", _meter=meter_id, _customer=subscription["customer"])
-        if period[0] <= e["timestamp"] < period[1]
+        for e in await records.all("billing.meter_event", _meter=meter_id, _customer=customer_id)
+        if window[0] <= e["timestamp"] < window[1]
     ]
+    return sorted(events, key=lambda e: e["timestamp"])
+
+
+def aggregate(meter: Obj | None, events: list[Obj]) -> Decimal:
+    """The meter's `default_aggregation` over events given oldest first: count, sum, or the last value."""
     formula = (meter or {}).get("default_aggregation", {}).get("formula", "sum")
     value_key = (meter or {}).get("value_settings", {}).get("event_payload_key", "value")
     if formula == "count":
         return Decimal(len(events))
-    values = [Decimal(str(e["payload"].get(value_key, "0"))) for e in sorted(events, key=lambda e: e["timestamp"])]
+    values = [Decimal(str(e["payload"].get(value_key, "0"))) for e in events]
     if formula == "last":
         return values[-1] if values else Decimal(0)
     return sum(values, Decimal(0))

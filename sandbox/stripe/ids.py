@@ -20,6 +20,7 @@ _KINDS: dict[str, tuple[str, int]] = {
     "invoiceitem": ("ii", 24),
     "credit_note": ("cn", 24),
     "credit_note_line_item": ("cnli", 24),
+    "invoice_payment": ("inpay", 24),
     "billing.meter": ("mtr", 24),
     "test_helpers.test_clock": ("clock", 24),
     "event": ("evt", 24),

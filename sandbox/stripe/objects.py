@@ -7,6 +7,7 @@ fixture lists but the API removed, fields it omits but the API returns), the fid
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 Obj = dict[str, Any]
@@ -556,6 +557,7 @@ def credit_note_line(
     quantity: int | None,
     invoice_line_item: str | None,
     unit_amount: int | None,
+    metadata: Obj | None = None,
 ) -> Obj:
     return {
         "id": object_id,
@@ -566,7 +568,7 @@ def credit_note_line(
         "discount_amounts": [],
         "invoice_line_item": invoice_line_item,
         "livemode": False,
-        "metadata": {},
+        "metadata": metadata or {},
         "pretax_credit_amounts": [],
         "quantity": quantity,
         "tax_rates": [],
@@ -609,6 +611,37 @@ def meter_event(created: int, params: Obj, identifier: str, timestamp: int) -> O
         "livemode": False,
         "payload": params["payload"],
         "timestamp": timestamp,
+    }
+
+
+def meter_event_summary(object_id: str, meter_id: str, window: tuple[int, int], value: Decimal) -> Obj:
+    """`aggregated_value` is a JSON number (Stripe types it float): an integer when the value is whole."""
+    return {
+        "id": object_id,
+        "object": "billing.meter_event_summary",
+        "aggregated_value": int(value) if value == value.to_integral_value() else float(value),
+        "end_time": window[1],
+        "livemode": False,
+        "meter": meter_id,
+        "start_time": window[0],
+    }
+
+
+def invoice_payment(object_id: str, created: int, invoice_obj: Obj, payment: Obj, amount: int, paid_at: int) -> Obj:
+    """A paid payment of an invoice. `payment` is `{"type": ..., "<type>": id}` (a payment intent or record)."""
+    return {
+        "id": object_id,
+        "object": "invoice_payment",
+        "amount_paid": amount,
+        "amount_requested": amount,
+        "created": created,
+        "currency": invoice_obj["currency"],
+        "invoice": invoice_obj["id"],
+        "is_default": False,
+        "livemode": False,
+        "payment": payment,
+        "status": "paid",
+        "status_transitions": {"canceled_at": None, "paid_at": paid_at},
     }
 
 

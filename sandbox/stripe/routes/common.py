@@ -63,6 +63,13 @@ async def open_records(request: Request) -> AsyncIterator[Records]:
         )
 
 
+def merged_metadata(current: dict[str, str], update: dict[str, str] | None) -> dict[str, str]:
+    """Stripe's metadata update: keys are merged in, a key set to "" is removed, `metadata=""` clears all."""
+    if update is None:
+        return {}
+    return {k: v for k, v in {**current, **update}.items() if v != ""}
+
+
 def respond(body: Obj, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 

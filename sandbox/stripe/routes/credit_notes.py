@@ -1,5 +1,7 @@
 """Credit notes: before payment they reduce what an open invoice asks for (`pre_payment`); after it, they credit
-the customer's balance or record a refund made elsewhere (`post_payment`: `credit_amount`, `out_of_band_amount`)."""
+the customer's balance or record a refund made elsewhere (`post_payment`: `credit_amount`, `out_of_band_amount`).
+Lines keep their own metadata; a note's lines page through `/v1/credit_notes/{id}/lines`; an update changes only
+`memo` and `metadata`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sandbox.stripe import billing, objects
 from sandbox.stripe.errors import invalid, missing_param
 from sandbox.stripe.ids import new_id
 from sandbox.stripe.params import EXPAND, Arr, Enum, Int, Metadata, Obj, Str, page_schema
-from sandbox.stripe.routes.common import open_records, page, read_params, respond
+from sandbox.stripe.routes.common import merged_metadata, open_records, page, read_params, respond
 
 router = APIRouter()
 
@@ -46,6 +48,8 @@ CREDIT_NOTE = Obj(
     required=("invoice",),
 )
 CREDIT_NOTE_LIST = page_schema(customer=Str(), invoice=Str())
+CREDIT_NOTE_UPDATE = Obj({"memo": Str(), "metadata": Metadata(), "expand": EXPAND})
+LINES = Obj({"limit": Int(minimum=1), "starting_after": Str(), "ending_before": Str(), "expand": EXPAND})
 
 
 @router.post("/v1/credit_notes")
@@ -132,6 +136,7 @@ def _credit_lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[
                     quantity=line.get("quantity"),
                     invoice_line_item=source["id"],
                     unit_amount=None,
+                    metadata=line.get("metadata"),
                 )
             )
         else:
@@ -146,6 +151,7 @@ def _credit_lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[
                     quantity=quantity,
                     invoice_line_item=None,
                     unit_amount=line["unit_amount"],
+                    metadata=line.get("metadata"),
                 )
             )
     return lines
@@ -183,6 +189,35 @@ async def retrieve_credit_note(request: Request, note_id: str) -> JSONResponse:
     async with open_records(request) as records:
         note = await records.require("credit_note", note_id)
     return respond(objects.public(note))
+
+
+@router.post("/v1/credit_notes/{note_id}")
+async def update_credit_note(request: Request, note_id: str) -> JSONResponse:
+    """Only `memo` and `metadata` can change, whatever the credit note's status."""
+    params = await read_params(request, CREDIT_NOTE_UPDATE)
+    async with open_records(request) as records:
+        note = await records.require("credit_note", note_id)
+        previous: dict[str, Any] = {}
+        if "memo" in params:
+            previous["memo"] = note["memo"]
+            note["memo"] = params["memo"]
+        if "metadata" in params:
+            previous["metadata"] = note["metadata"]
+            note["metadata"] = merged_metadata(note["metadata"], params["metadata"])
+        await records.put(note)
+        await records.emit(
+            "credit_note.updated", objects.public(note), await records.customer_now(note["customer"]), previous
+        )
+    return respond(objects.public(note))
+
+
+@router.get("/v1/credit_notes/{note_id}/lines")
+async def credit_note_lines(request: Request, note_id: str) -> JSONResponse:
+    params = await read_params(request, LINES)
+    async with open_records(request) as records:
+        note = await records.require("credit_note", note_id)
+    lines = list(reversed(note["lines"]["data"]))  # page() lists newest first; lines keep the note's order
+    return respond(page(lines, params, f"/v1/credit_notes/{note_id}/lines", objects.public))
 
 
 @router.post("/v1/credit_notes/{note_id}/void")

@@ -1,4 +1,4 @@
-"""Invoices (retrieve, list, lines, finalize, pay, void, preview) and invoice items."""
+"""Invoices (retrieve, list, update, lines, finalize, pay, void, preview) and invoice items."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sandbox.stripe.errors import StripeError, invalid, missing_param
 from sandbox.stripe.ids import new_id
 from sandbox.stripe.params import EXPAND, Arr, Bool, Enum, Int, Metadata, Obj, Str, page_schema
 from sandbox.stripe.records import Records
-from sandbox.stripe.routes.common import open_records, page, read_params, respond
+from sandbox.stripe.routes.common import merged_metadata, open_records, page, read_params, respond
 
 router = APIRouter()
 
@@ -31,6 +31,20 @@ LINES = page_schema()
 PAY = Obj(
     {"paid_out_of_band": Bool(), "payment_method": Str(), "off_session": Bool(), "forgive": Bool(), "expand": EXPAND}
 )
+UPDATE = Obj(
+    {
+        "metadata": Metadata(),
+        "description": Str(),
+        "footer": Str(),
+        "auto_advance": Bool(),
+        "collection_method": Enum(("charge_automatically", "send_invoice")),
+        "days_until_due": Int(minimum=0),
+        "due_date": Int(),
+        "expand": EXPAND,
+    }
+)
+# Monetary and collection terms are fixed once an invoice is finalized; metadata, description, footer stay editable.
+DRAFT_ONLY = ("collection_method", "days_until_due", "due_date")
 FINALIZE = Obj({"auto_advance": Bool(), "expand": EXPAND})
 PREVIEW_ITEM = Obj(
     {
@@ -164,6 +178,42 @@ async def retrieve_invoice(request: Request, invoice_id: str) -> JSONResponse:
     async with open_records(request) as records:
         invoice = await records.require("invoice", invoice_id)
     return respond(billing.render_invoice(invoice))
+
+
+@router.post("/v1/invoices/{invoice_id}")
+async def update_invoice(request: Request, invoice_id: str) -> JSONResponse:
+    params = await read_params(request, UPDATE)
+    async with open_records(request) as records:
+        invoice = await records.require("invoice", invoice_id)
+        refused = [name for name in DRAFT_ONLY if name in params and invoice["status"] != "draft"]
+        if refused:
+            raise invalid(
+                f"You can only update `{refused[0]}` on a draft invoice; this invoice is {invoice['status']}.",
+                refused[0],
+                "invoice_not_editable",
+            )
+        previous = _apply_update(invoice, params)
+        await records.put(invoice)
+        now = await records.customer_now(invoice["customer"])
+        await records.emit("invoice.updated", billing.render_invoice(invoice), now, previous)
+    return respond(billing.render_invoice(invoice))
+
+
+def _apply_update(invoice: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Change the invoice in place; returns the previous values of what changed (the event's previous_attributes)."""
+    previous: dict[str, Any] = {}
+    for name, value in params.items():
+        if name == "expand":
+            continue
+        if name == "days_until_due":
+            invoice["_days_until_due"] = value  # applied to due_date at finalization
+            continue
+        if name == "metadata":
+            value = merged_metadata(invoice["metadata"], value)
+        if invoice.get(name) != value:
+            previous[name] = invoice.get(name)
+            invoice[name] = value
+    return previous
 
 
 @router.get("/v1/invoices/{invoice_id}/lines")

@@ -6,16 +6,25 @@ days or at most 5 minutes ahead, and an `identifier` unique for at least 24 hour
 asynchronously and reports an unknown customer later; the emulator checks it at once. For a customer on a test
 clock the window is measured from the clock's frozen time (*unverified*). A repeated identifier is refused with
 a 400 (*unverified*: the exact error code is not documented).
+
+Event summaries (`GET /v1/billing/meters/{id}/event_summaries`) aggregate a customer's events with the meter's
+formula over `[start_time, end_time)`, both aligned to a minute (to an hour or a UTC day with
+`value_grouping_window`). Without a window the list holds one summary for the whole range (aggregated value 0
+when there were no events: *unverified*); with one, a summary per window that has events, newest first, as in
+Stripe's example (*unverified* for windows without events). Stripe aggregates asynchronously (its summaries are
+eventually consistent); the emulator's are current at once. Summary IDs are derived from meter, customer and
+window, so the same window keeps its ID across requests and works as a paging cursor.
 """
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from sandbox.stripe import objects
+from sandbox.stripe import billing, objects
 from sandbox.stripe.errors import StripeError, invalid
 from sandbox.stripe.ids import new_id, random_token
 from sandbox.stripe.params import EXPAND, Enum, Int, Obj, Str, page_schema
@@ -49,6 +58,20 @@ METER_EVENT = Obj(
     required=("event_name", "payload"),
 )
 RETRIEVE = Obj({"expand": EXPAND})
+SUMMARIES = Obj(
+    {
+        "customer": Str(),
+        "start_time": Int(),
+        "end_time": Int(),
+        "value_grouping_window": Enum(("day", "hour")),
+        "limit": Int(minimum=1),
+        "starting_after": Str(),
+        "ending_before": Str(),
+        "expand": EXPAND,
+    },
+    required=("customer", "start_time", "end_time"),
+)
+ALIGNMENT = {None: (60, "minute"), "hour": (3600, "hour"), "day": (86400, "day (00:00 UTC)")}
 PAST_WINDOW = 35 * 86400
 FUTURE_WINDOW = 5 * 60
 IDENTIFIER_WINDOW = 24 * 3600
@@ -147,3 +170,39 @@ async def create_meter_event(request: Request) -> JSONResponse:
             {**event, "_meter": meter["id"], "_customer": customer["id"]},
         )
     return respond(event)
+
+
+@router.get("/v1/billing/meters/{meter_id}/event_summaries")
+async def list_event_summaries(request: Request, meter_id: str) -> JSONResponse:
+    params = await read_params(request, SUMMARIES)
+    windows = _windows(params["start_time"], params["end_time"], params.get("value_grouping_window"))
+    async with open_records(request) as records:
+        meter = await records.require("billing.meter", meter_id)
+        customer = await records.require("customer", params["customer"], "customer")
+        events = await billing.meter_events(records, meter_id, customer["id"], (windows[0][0], windows[-1][1]))
+    summaries = []
+    for window in windows:
+        inside = [e for e in events if window[0] <= e["timestamp"] < window[1]]
+        if inside or len(windows) == 1:
+            summary_id = _summary_id(meter_id, customer["id"], window)
+            summaries.append(
+                objects.meter_event_summary(summary_id, meter_id, window, billing.aggregate(meter, inside))
+            )
+    return respond(page(summaries, params, f"/v1/billing/meters/{meter_id}/event_summaries", lambda s: s))
+
+
+def _windows(start: int, end: int, grouping: str | None) -> list[tuple[int, int]]:
+    step, unit = ALIGNMENT[grouping]
+    for name, moment in (("start_time", start), ("end_time", end)):
+        if moment % step:
+            raise invalid(f"{name} must be aligned with {unit} boundaries.", name)
+    if end <= start:
+        raise invalid("end_time must be after start_time.", "end_time")
+    if grouping is None:
+        return [(start, end)]
+    return [(moment, moment + step) for moment in range(start, end, step)]
+
+
+def _summary_id(meter_id: str, customer_id: str, window: tuple[int, int]) -> str:
+    digest = hashlib.sha256(f"{meter_id}:{customer_id}:{window[0]}:{window[1]}".encode()).hexdigest()
+    return f"mtrusg_test_{digest[:48]}"

@@ -208,3 +208,7 @@ __all__ = [
     "UtcDateTime",
     "metadata",
 ]
+
+# Tables other modules keep on this metadata, so that the migrations and their check see them. Imported last:
+# they build on the classes above.
+import adapters.store.revenue_tables  # noqa: E402, F401

@@ -16,7 +16,14 @@ from adapters.store.database import alembic_config, current_revision
 from adapters.store.tables import GENESIS_HASH, metadata
 from tests.store.conftest import Database
 
-STORE_TABLES = {"cross_references", "audit_records", "audit_chain_head", "exception_cases", "exception_case_history"}
+STORE_TABLES = {
+    "revenue_events",
+    "cross_references",
+    "audit_records",
+    "audit_chain_head",
+    "exception_cases",
+    "exception_case_history",
+}
 
 
 def _head() -> str:

@@ -1,33 +1,33 @@
 """The trigger receiver: vendor events in, saga starts out. It answers fast; the work happens in the saga.
 
-Today it takes Salesforce Outbound Messages; HubSpot, Stripe and generic signed webhooks join it later.
-A Temporal outage answers 503 so the vendor retries and no event is lost.
+Endpoints: Salesforce Outbound Messages (`/salesforce/outbound-messages`), Stripe webhooks (`/stripe/webhooks`),
+HubSpot webhooks (`/hubspot/webhooks`) and generic signed events (`/events/{source}`); each scheme lives in its
+own module, and what they share (limits, refusals, starting sagas) in `receiver.deliveries`. A scheme whose secret
+is not configured answers 404. A Temporal outage answers 503 so the vendor retries and no event is lost.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from adapters.salesforce.ids import id15
 from canonical.saga_policy import SagaPolicy
+from receiver import hubspot_webhooks, signed_events, stripe_webhooks
+from receiver.deliveries import DeliveryRefused, NotConfigured, SagaStarter, read_body
 from receiver.salesforce_outbound import ACK, MalformedOutboundMessage, parse_outbound_message
+from receiver.settings import ReceiverSettings
 from workflows.closed_won_client import start_closed_won
+
+__all__ = ["ReceiverSettings", "create_receiver_app"]
 
 CLOSED_WON = "Closed Won"
 log = logging.getLogger("q2c.receiver")
-
-
-class ReceiverSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    salesforce_organization_id: str
-    task_queue: str = "q2c"
 
 
 def create_receiver_app(
@@ -35,6 +35,8 @@ def create_receiver_app(
 ) -> FastAPI:
     """`client` and `policy` are called per event, so a reconnect or a policy edit needs no restart."""
     app = FastAPI(title="q2c trigger receiver", docs_url=None, redoc_url=None)
+    starter = SagaStarter(client, policy, settings.task_queue)
+    app.add_exception_handler(DeliveryRefused, _refused)
 
     @app.post("/salesforce/outbound-messages")
     async def salesforce_outbound_message(request: Request) -> Response:
@@ -59,4 +61,46 @@ def create_receiver_app(
             return Response("temporal unavailable, retry later", status_code=503, media_type="text/plain")
         return Response(ACK, media_type="text/xml")
 
+    @app.post("/stripe/webhooks")
+    async def stripe_webhook(request: Request) -> Response:
+        if not settings.stripe_webhook_secrets:
+            raise NotConfigured("stripe webhooks not configured")
+        body = await read_body(request)
+        signature = request.headers.get(stripe_webhooks.SIGNATURE_HEADER)
+        stripe_webhooks.verify_stripe_signature(body, signature, settings.stripe_secrets())
+        return await starter.answer(stripe_webhooks.stripe_triggers(body))
+
+    @app.post("/hubspot/webhooks")
+    async def hubspot_webhook(request: Request) -> Response:
+        secret = settings.hubspot_secret()
+        if secret is None:
+            raise NotConfigured("hubspot webhooks not configured")
+        body = await read_body(request)
+        delivery = hubspot_webhooks.HubSpotDelivery(
+            method=request.method,
+            uri=settings.hubspot_webhook_url or str(request.url),
+            body=body,
+            signature=request.headers.get(hubspot_webhooks.SIGNATURE_HEADER),
+            timestamp=request.headers.get(hubspot_webhooks.TIMESTAMP_HEADER),
+        )
+        hubspot_webhooks.verify_hubspot_signature(delivery, secret, time.time())
+        return await starter.answer(hubspot_webhooks.hubspot_triggers(body, settings.hubspot_closed_won_stages))
+
+    @app.post("/events/{source}")
+    async def signed_event(source: str, request: Request) -> Response:
+        secrets = settings.event_source_secrets_of(source)
+        if not secrets:
+            raise NotConfigured("event source not configured")
+        body = await read_body(request)
+        signature = request.headers.get(signed_events.SIGNATURE_HEADER)
+        signed_events.verify_q2c_signature(body, signature, secrets, time.time())
+        return await starter.answer(signed_events.signed_event_triggers(body))
+
     return app
+
+
+async def _refused(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DeliveryRefused)  # registered for DeliveryRefused only
+    client = request.client.host if request.client else "?"
+    log.warning("refused %s %s from %s (%d): %s", request.method, request.url.path, client, error.status, error.reason)
+    return Response(error.reason, status_code=error.status, media_type="text/plain")

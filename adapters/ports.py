@@ -13,8 +13,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from canonical.amendment import (
+    Amendment,
+    AppliedBillingChange,
+    BillingPreview,
+    CrmAmendmentOutcome,
+    ModificationOutcome,
+)
 from canonical.billing_documents import AccountPaymentUpdate, BillingDocument, BillingPayment, MeteredUsage, UsageLine
 from canonical.contract import Contract
+from canonical.crm_amendment import CrmAmendment
 from canonical.crm_deal import CrmDeal
 from canonical.customer import Customer
 from canonical.general_ledger import (
@@ -158,6 +166,44 @@ class RevenueLedgerPort(Protocol):
     async def lock_period(self, period: AccountingPeriod, idempotency_key: str) -> None:
         """No more recognition into the period; billings dated in it land in the next open one."""
         ...
+
+
+class CrmAmendmentPort(Protocol):
+    async def fetch_amendment(self, opportunity_id: str) -> CrmAmendment:
+        """The amendment opportunity with the contract (and version) it references, its effective moment, its
+        change lines and the modification facts. NotFoundError if there is no such opportunity."""
+        ...
+
+    async def record_amendment_outcome(
+        self, opportunity_id: str, outcome: CrmAmendmentOutcome, idempotency_key: str
+    ) -> None: ...
+
+
+class BillingAmendmentPort(Protocol):
+    async def preview_amendment(self, subscription_id: str, amended: Contract, amendment: Amendment) -> BillingPreview:
+        """The prorations of changing the subscription to `amended` at `amendment.effective`; changes nothing."""
+        ...
+
+    async def apply_amendment(
+        self, subscription_id: str, amended: Contract, amendment: Amendment, idempotency_key: str
+    ) -> AppliedBillingChange:
+        """Change the subscription: upgrades invoice at once (prorated); credits as `amendment.credit_behavior`."""
+        ...
+
+    async def reverse_amendment_applied_by(self, idempotency_key: str) -> str | None:
+        """Put the subscription back as it was before the change this key applied, with the reversing invoice or
+        credit; the subscription's ID, or None if the key applied nothing."""
+        ...
+
+
+class RevenueModificationPort(Protocol):
+    async def record_modification(
+        self, amended: Contract, amendment: Amendment, idempotency_key: str
+    ) -> ModificationOutcome:
+        """Apply the modification to the registered contract with the treatment its facts call for."""
+        ...
+
+    async def withdraw_modification_recorded_by(self, idempotency_key: str) -> str | None: ...
 
 
 @dataclass(frozen=True)

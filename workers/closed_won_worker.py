@@ -1,4 +1,8 @@
-"""A worker for the closed-won saga: its workflow and the activities bound to one set of systems."""
+"""A worker for q2c's sagas: the workflows and the activities bound to one set of systems.
+
+Closed-won runs on every set of systems; invoice → revenue, payment-settled and period-close need the systems'
+invoicing roles (`SystemPorts.invoicing`), which the vendor adapters have and the in-memory systems do not.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,22 @@ from activities.closed_won import (
     ErpActivities,
     RevenueActivities,
 )
-from adapters.ports import SystemPorts
+from activities.invoice_to_revenue import (
+    BillingDocumentActivities,
+    CrmAccountActivities,
+    ErpDocumentMappingActivities,
+    GeneralLedgerActivities,
+    RevenueLedgerActivities,
+)
+from adapters.ports import InvoicingPorts, SystemPorts
 from canonical.mapping_rules import MappingRules
 from workflows.closed_won import ClosedWonToSubscription
+from workflows.invoice_to_revenue import InvoiceToRevenue
+from workflows.payment_settled import PaymentSettled
+from workflows.period_close import PeriodClose
 
 WORKFLOWS: Sequence[type] = (ClosedWonToSubscription,)
+INVOICING_WORKFLOWS: Sequence[type] = (InvoiceToRevenue, PaymentSettled, PeriodClose)
 
 
 def closed_won_activities(systems: SystemPorts, rules: MappingRules) -> list[Callable[..., Any]]:
@@ -44,10 +59,35 @@ def closed_won_activities(systems: SystemPorts, rules: MappingRules) -> list[Cal
     ]
 
 
+def invoicing_activities(systems: InvoicingPorts, rules: MappingRules) -> list[Callable[..., Any]]:
+    billing, mapping = BillingDocumentActivities(systems.billing), ErpDocumentMappingActivities(rules)
+    ledger, revenue = GeneralLedgerActivities(systems.ledger), RevenueLedgerActivities(systems.revenue)
+    crm = CrmAccountActivities(systems.crm)
+    return [
+        billing.fetch_billing_document,
+        billing.fetch_billing_payment,
+        billing.acknowledge_erp_posting,
+        billing.read_metered_usage,
+        mapping.map_document_to_erp_posting,
+        ledger.find_accounting_period,
+        ledger.find_accounting_period_by_id,
+        ledger.next_open_accounting_period,
+        ledger.post_document_to_erp,
+        ledger.post_journal_to_erp,
+        ledger.apply_payment_in_erp,
+        ledger.customer_open_receivable,
+        revenue.record_billing_in_revenue_engine,
+        revenue.record_payment_in_revenue_engine,
+        revenue.usage_lines_for_period,
+        revenue.recognise_revenue_for_period,
+        revenue.lock_revenue_period,
+        crm.record_account_payment_in_crm,
+    ]
+
+
 def build_worker(client: Client, task_queue: str, systems: SystemPorts, rules: MappingRules) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=closed_won_activities(systems, rules),
-    )
+    workflows, activities = list(WORKFLOWS), closed_won_activities(systems, rules)
+    if systems.invoicing is not None:
+        workflows += INVOICING_WORKFLOWS
+        activities += invoicing_activities(systems.invoicing, rules)
+    return Worker(client, task_queue=task_queue, workflows=workflows, activities=activities)

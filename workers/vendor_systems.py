@@ -1,35 +1,57 @@
 """Which systems a worker talks to: the vendors over HTTP (Salesforce, Stripe Billing, NetSuite) or the
 in-memory ones. Switching from the local emulators to a vendor's own sandbox is configuration only.
 
-The revenue role is q2c's built-in engine (`adapters.revenue_engine`), kept in this process until the
-operational store persists it.
+The revenue role is q2c's built-in engine (`adapters.revenue_engine`), kept as events in q2c's database
+(`Q2C_DATABASE_URL`: a SQLite file by default, PostgreSQL in production), so several workers share it and a
+restart loses nothing. With the vendors, the worker also runs the invoice → revenue sagas.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 from adapters.netsuite.erp import NetSuiteErp
 from adapters.netsuite.settings import NetSuiteAuthMode, NetSuiteSettings
-from adapters.ports import SystemPorts
-from adapters.revenue_engine import BuiltInRevenueEngine
+from adapters.ports import InvoicingPorts, SystemPorts
+from adapters.revenue_engine import IN_MEMORY, BuiltInRevenueEngine
 from adapters.salesforce.crm import SalesforceCrm
 from adapters.salesforce.settings import SalesforceSettings
+from adapters.store.database import sqlite_url
 from adapters.stripe.billing import StripeBilling
 from adapters.stripe.settings import StripeSettings
 from canonical.mapping_rules import MappingRules
 from sandbox.stack import RunningSandbox
 
+DATABASE_URL_ENV = "Q2C_DATABASE_URL"
+DATABASE_FILE_NAME = "q2c.sqlite"
+
+
+def database_url_from_env(default_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """`Q2C_DATABASE_URL`, or a SQLite file in `default_dir`."""
+    environ = os.environ if environ is None else environ
+    return environ.get(DATABASE_URL_ENV) or sqlite_url(default_dir / DATABASE_FILE_NAME)
+
 
 @contextlib.asynccontextmanager
 async def vendor_systems(
-    crm: SalesforceSettings, erp: NetSuiteSettings, billing: StripeSettings, rules: MappingRules
+    crm: SalesforceSettings,
+    erp: NetSuiteSettings,
+    billing: StripeSettings,
+    rules: MappingRules,
+    database_url: str = IN_MEMORY,
 ) -> AsyncIterator[SystemPorts]:
+    """The vendor adapters and the revenue engine on `database_url` (default: in memory, for tests)."""
     salesforce, netsuite, stripe = SalesforceCrm(crm), NetSuiteErp.from_rules(erp, rules), StripeBilling(billing)
+    revenue = BuiltInRevenueEngine(database_url)
     try:
-        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=BuiltInRevenueEngine())
+        await revenue.open()
+        invoicing = InvoicingPorts(billing=stripe, ledger=netsuite, revenue=revenue, crm=salesforce)
+        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=revenue, invoicing=invoicing)
     finally:
+        await revenue.aclose()
         await salesforce.aclose()
         await netsuite.aclose()
         await stripe.aclose()

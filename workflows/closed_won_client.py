@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -105,20 +106,20 @@ async def saga_state(client: Client, workflow_id: str) -> ClosedWonState:
 
 async def decide(client: Client, workflow_id: str, decision: ApprovalDecision) -> RecordedDecision:
     handle = closed_won_handle(client, workflow_id)
-    async with _refusals_explained(handle):
+    async with refusals_explained(handle):
         return await handle.execute_update(ClosedWonToSubscription.decide, decision)
     raise AssertionError("unreachable")  # for mypy: the context manager only re-raises
 
 
 async def resubmit(client: Client, workflow_id: str, request: Resubmission) -> str:
     handle = closed_won_handle(client, workflow_id)
-    async with _refusals_explained(handle):
+    async with refusals_explained(handle):
         return await handle.execute_update(ClosedWonToSubscription.resubmit, request)
     raise AssertionError("unreachable")
 
 
 @asynccontextmanager
-async def _refusals_explained(handle: WorkflowHandle[ClosedWonToSubscription, ClosedWonState]) -> AsyncIterator[None]:
+async def refusals_explained(handle: WorkflowHandle[Any, Any]) -> AsyncIterator[None]:
     """Turn the ways an Update can be turned down into one SagaActionRefused with a plain reason.
 
     Temporal answers NOT_FOUND both for a saga that never existed (re-raised as is) and for one that has

@@ -20,6 +20,8 @@ CONTRACT_ID = SearchAttributeKey.for_keyword("Q2cContractId")
 EXCEPTION_CATEGORY = SearchAttributeKey.for_keyword("Q2cExceptionCategory")
 AMOUNT_MINOR = SearchAttributeKey.for_int("Q2cAmountMinor")
 CURRENCY = SearchAttributeKey.for_keyword("Q2cCurrency")
+DOCUMENT_ID = SearchAttributeKey.for_keyword("Q2cDocumentId")  # billing invoice or credit note
+ACCOUNTING_PERIOD = SearchAttributeKey.for_keyword("Q2cAccountingPeriod")  # YYYY-MM of the period closed
 
 ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[int]] = (
     SAGA_TYPE,
@@ -31,6 +33,8 @@ ALL: Sequence[SearchAttributeKey[str] | SearchAttributeKey[int]] = (
     EXCEPTION_CATEGORY,
     AMOUNT_MINOR,
     CURRENCY,
+    DOCUMENT_ID,
+    ACCOUNTING_PERIOD,
 )
 
 

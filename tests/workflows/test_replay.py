@@ -1,8 +1,9 @@
 """Determinism guard: today's workflow code must replay the committed histories of earlier runs.
 
 A failure here means a change would break sagas already running in production: guard it with
-`workflow.patched(...)` or a new worker deployment version, and only then re-record
-(`python -m tests.histories.record`).
+`workflow.patched(...)` or a new worker deployment version, and only then re-record (closed-won:
+`python -m tests.histories.record`; invoice → revenue: `Q2C_RECORD_HISTORIES=1 python -m pytest
+tests/integration/test_invoice_to_revenue_over_http.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workers.closed_won_worker import WORKFLOWS
+from workers.closed_won_worker import INVOICING_WORKFLOWS, WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
@@ -25,13 +26,18 @@ def test_histories_are_committed() -> None:
         "closed_won_approved_deal",
         "closed_won_resubmitted_deal",
         "closed_won_compensated_deal",
+        "invoice_to_revenue_after_a_worker_restart",
+        "invoice_to_revenue_parked_and_retried",
+        "credit_note_period_chosen_by_controllership",
+        "payment_settled",
+        "period_close",
     }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_current_code_replays_the_committed_history(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[*WORKFLOWS, *INVOICING_WORKFLOWS], data_converter=pydantic_data_converter)
 
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 

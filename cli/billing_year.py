@@ -1,11 +1,9 @@
-"""The reference customer's contract year on a Stripe test clock.
+"""Driving a Stripe test clock through the reference contract year: the clock, its moves, meter events, invoices.
 
 Stripe bills a customer on a test clock by the clock's time. The demo freezes a clock at the contract start, the
-worker creates its billing customers on it, and then the clock moves through the term month by month: to the
-middle of the month, where that month's API calls (`[usage]` of the reference scenario) go to Stripe as a billing
-meter event, then to the first of the next month, where Stripe drafts the invoice (seats of the coming month in
-advance, the ended month's usage in arrears). Every move is shorter than one monthly interval, within Stripe's
-limit of two intervals per advance; after each one the demo waits for the clock to be `ready` again.
+worker creates its billing customers on it, and `cli.revenue_year` moves it through the term. Every move is shorter
+than one monthly interval, within Stripe's limit of two intervals per advance; after each one the clock is waited
+on until it is `ready` again.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,7 @@ import stripe
 
 from adapters.memory.reference_deals import REFERENCE_SCENARIO
 from adapters.stripe.settings import StripeSettings
-from cli.story import DemoFailed, step
+from cli.story import DemoFailed
 
 CONTRACT_START = datetime(2027, 1, 1, tzinfo=UTC)
 USAGE_DAY = 15  # the day of each month on which its usage is reported
@@ -127,25 +125,3 @@ async def invoices_of(client: stripe.StripeClient, customer_id: str) -> list[str
         invoices += page.data
         if not page.has_more:
             return invoices
-
-
-async def contract_year(settings: StripeSettings, usage_customer: str, customers: Mapping[str, str]) -> None:
-    """Run the clock through the term, reporting `usage_customer`'s monthly usage; `customers`: name → Stripe ID
-    of the customers whose invoices to count. DemoFailed if Stripe refuses something."""
-    if settings.test_clock is None:
-        raise DemoFailed("the worker's billing customers are on no test clock")
-    clock_id = settings.test_clock
-    async with stripe_client(settings) as client:
-        try:
-            for month, calls in monthly_usage().items():
-                start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-                now = await advance(client, clock_id, start.replace(day=USAGE_DAY))
-                await report_usage(client, settings.usage_meter_event_name, usage_customer, month, calls, now)
-                month_end = await advance(client, clock_id, next_month(start))
-                counts = [f"{name} {len(await invoices_of(client, id_))}" for name, id_ in customers.items()]
-                step(
-                    f"{month}  {calls:>9,} API calls reported on {now:%b %d}  ->  clock at {month_end:%Y-%m-%d}, "
-                    f"invoices so far: {', '.join(counts)}"
-                )
-        except stripe.StripeError as error:
-            raise DemoFailed(f"Stripe refused the billing year: {error}") from None

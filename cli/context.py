@@ -31,12 +31,12 @@ IN_MEMORY_NOTE = (
 SANDBOX_NOTE = (
     "The worker's adapters talk over HTTP to the Salesforce, Stripe Billing and NetSuite emulators, which keep "
     "their records in SQLite under the state dir; revenue contracts go to q2c's built-in revenue engine, which "
-    "keeps them in the worker's process for now."
+    "keeps its events in q2c's database (q2c.sqlite under the state dir)."
 )
 VENDORS_NOTE = (
     "The worker's adapters talk to Salesforce, Stripe Billing and NetSuite as the Q2C_SALESFORCE_*, Q2C_STRIPE_* "
-    "and Q2C_NETSUITE_* variables say; revenue contracts go to q2c's built-in revenue engine, which keeps them in "
-    "the worker's process for now."
+    "and Q2C_NETSUITE_* variables say; revenue contracts go to q2c's built-in revenue engine, which keeps its "
+    "events in q2c's database (Q2C_DATABASE_URL)."
 )
 
 

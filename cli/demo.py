@@ -32,6 +32,7 @@ from cli.story import (
     wait_for_status,
 )
 from cli.vendor_report import revenue_lines, table
+from workers.vendor_systems import DATABASE_FILE_NAME
 from workflows.closed_won_client import start_closed_won
 
 STAGES = 4
@@ -45,7 +46,7 @@ async def demo(args: argparse.Namespace) -> int:
     if args.systems == "sandbox":
         return await demo_over_http(args, options, opts, rules, policy)
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
-    clean_state_dir(opts.state_dir, also=SQLITE_FILES)  # a run with --systems sandbox left those
+    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME))  # a run with --systems sandbox left those
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
     output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")

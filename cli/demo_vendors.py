@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
+import stripe
 
 from adapters.memory.reference_deals import NON_STANDARD_OPPORTUNITY, non_standard_deal, reference_deal
+from adapters.netsuite.erp import NetSuiteErp
+from adapters.revenue_engine import BuiltInRevenueEngine
+from adapters.store.database import sqlite_url
 from canonical.crm_deal import CrmDeal
 from canonical.mapping_rules import MappingRules
 from canonical.saga import ClosedWonState, SagaStatus
 from canonical.saga_policy import SagaPolicy
 from cli import output
-from cli.billing_year import CONTRACT_START, contract_year
+from cli.billing_year import CONTRACT_START
 from cli.context import SANDBOX_NOTE, Globals, seeded_opportunities
+from cli.revenue_report import export_year, trial_balance_comparison, year_report
+from cli.revenue_year import RevenueYear
 from cli.sandbox import SQLITE_FILES
 from cli.stacks import VendorStack, require_free_ports, require_free_sandbox_ports, sandbox_options, vendor_stack
 from cli.story import (
@@ -34,11 +42,14 @@ from cli.story import (
     wait_for_status,
 )
 from cli.vendor_report import vendor_report
+from sandbox.netsuite import close_period
 from sandbox.salesforce.seed import SeedError, close_opportunity, get_token
 from workers.dev_server import DevServerOptions
+from workers.vendor_systems import DATABASE_FILE_NAME
 from workflows.closed_won import workflow_id_for
 
-STAGES = 5
+STAGES = 6
+YEAR_END = datetime(2028, 1, 21, tzinfo=UTC)  # the last invoice (December's usage) paid
 START_TIMEOUT_SECONDS = 30.0  # the emulator delivers Outbound Messages within about a second
 
 
@@ -48,7 +59,7 @@ async def demo_over_http(
     task_queue = options.settings().task_queue
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
     require_free_sandbox_ports(args, opts)
-    clean_state_dir(opts.state_dir, also=SQLITE_FILES)
+    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME))
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
     output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")
@@ -63,7 +74,7 @@ async def demo_over_http(
     ) as stack:
         settings = stack.settings
         step(f"ready in {time.monotonic() - began:.1f} s")
-        files = ", ".join(("temporal.sqlite", *SQLITE_FILES))
+        files = ", ".join(("temporal.sqlite", *SQLITE_FILES, DATABASE_FILE_NAME))
         block(
             output.fields(
                 [
@@ -91,13 +102,16 @@ async def demo_over_http(
         contoso = await closed_won_story(stack, 3, non_standard_deal(), "needs finance approval", approval=True)
         problems = [] if reference is not None and contoso is not None else ["a saga did not complete"]
 
-        stage(4, STAGES, f"The contract year on Stripe's test clock, {CONTRACT_START:%Y-%m-%d} to 2028-01-01")
+        stage(4, STAGES, f"The contract year on Stripe's test clock, {CONTRACT_START:%Y-%m-%d} to {YEAR_END:%Y-%m-%d}")
         if reference is None or not reference.references.billing_customer_id:
             step("skipped: the reference deal has no Stripe customer")
-        elif not await billing_year(stack, reference, contoso):
+        elif not await billing_year(stack, reference, contoso, policy):
             problems.append("the contract year on the test clock stopped early")
+        else:
+            stage(5, STAGES, "The year in the revenue engine, checked against the ERP")
+            problems += await year_end(stack, opts.state_dir)
 
-        stage(5, STAGES, "What each system holds now")
+        stage(6, STAGES, "What each system holds now")
         block(await vendor_report(stack.vendor_settings, stack.systems.revenue))
 
         return await ending(
@@ -150,7 +164,9 @@ async def close_in_salesforce(stack: VendorStack, opportunity: str, owner: str) 
     step(f"Salesforce sends an Outbound Message to the receiver, {stack.receiver_url}; the receiver starts the saga")
 
 
-async def billing_year(stack: VendorStack, reference: ClosedWonState, contoso: ClosedWonState | None) -> bool:
+async def billing_year(
+    stack: VendorStack, reference: ClosedWonState, contoso: ClosedWonState | None, policy: SagaPolicy
+) -> bool:
     northwind = reference.references.billing_customer_id or ""
     customers = {"Northwind": northwind}
     if contoso is not None and contoso.references.billing_customer_id:
@@ -159,17 +175,63 @@ async def billing_year(stack: VendorStack, reference: ClosedWonState, contoso: C
     block(
         output.wrapped(
             "Each month the clock moves to the 15th, where Northwind's API calls of the month (`[usage]` of "
-            "scenarios/reference-year.toml) go to Stripe as a billing meter event named "
-            f"`{billing.usage_meter_event_name}`; then to the 1st of the next month, where Stripe invoices that "
-            "month's seats in advance and the ended month's usage in arrears (Contoso has no usage line). Stripe "
-            "moves a test clock at most two billing intervals at a time; each move here is shorter than one."
+            "scenarios/reference-year.toml) go to Stripe as a billing meter event; to the 21st, where the "
+            "invoices of the 1st are paid (20 days after issue); to the month's last evening, where "
+            "`q2c close-period` recognises the month's revenue (its usage from the meter) and posts one journal "
+            "to NetSuite, after which the NetSuite period is closed; then to the 1st, where Stripe invoices the "
+            "coming month's seats and the ended month's usage. Stripe's webhooks reach the receiver, which starts "
+            "one InvoiceToRevenue saga per invoice (posted to NetSuite at line level, recorded in the revenue "
+            "engine) and one PaymentSettled saga per payment (applied in NetSuite, told to Salesforce)."
         )
+    )
+    netsuite = stack.sandbox.urls["netsuite"]
+
+    async def close_erp_period(month: date) -> None:
+        await close_period(netsuite, f"{month:%Y-%m}")
+
+    year = RevenueYear(
+        client=stack.client,
+        task_queue=stack.settings.task_queue,
+        policy=policy,
+        billing=billing,
+        customers=customers,
+        usage_customer=northwind,
+        close_erp_period=close_erp_period,
     )
     began = time.monotonic()
     try:
-        await contract_year(billing, northwind, customers)
-    except DemoFailed as failure:
-        output.error(str(failure))
+        done = await year.run(last_month=date(2027, 12, 1))
+    except (DemoFailed, stripe.StripeError, httpx.HTTPError) as failure:
+        output.error(f"the contract year stopped: {failure}")
         return False
-    step(f"the year took {time.monotonic() - began:.1f} s")
+    step(
+        f"{len(done.documents)} invoices posted, {len(done.payments)} payments applied, {len(done.closes)} months "
+        f"closed in {time.monotonic() - began:.1f} s"
+    )
     return True
+
+
+async def year_end(stack: VendorStack, state_dir: Path) -> list[str]:
+    """Print the revenue reports, compare the ERP's trial balance with the engine, export the year."""
+    revenue, invoicing = stack.systems.revenue, stack.systems.invoicing
+    if not isinstance(revenue, BuiltInRevenueEngine) or invoicing is None:
+        return ["the worker has no revenue engine to report from"]
+    block(await year_report(revenue, CONTRACT_START.year))
+    erp = invoicing.ledger
+    assert isinstance(erp, NetSuiteErp)
+    through = await erp.accounting_period_for(YEAR_END.date())
+    comparison, differences = trial_balance_comparison(
+        await erp.cumulative_trial_balance(through), await revenue.balances_by_account()
+    )
+    block(["", f"Trial balance through {through.name}: NetSuite against the revenue engine", *comparison])
+    files = await export_year(revenue, CONTRACT_START.year, state_dir / "reports")
+    block(
+        [
+            "",
+            "The year, to check independently:",
+            *(f"  {p}" for p in (files.json, files.waterfall_csv, files.rollforward_csv, files.chart)),
+        ]
+    )
+    database = sqlite_url(state_dir / DATABASE_FILE_NAME).replace("+aiosqlite", "")
+    step(f"(again: `q2c revenue --year {CONTRACT_START.year} --database {database} --export DIR`)")
+    return [f"the ERP and the revenue engine disagree: {d}" for d in differences]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -39,9 +40,10 @@ from workers.closed_won_worker import build_worker
 from workers.dev_server import DevServerOptions
 from workers.search_attribute_check import check_search_attributes
 from workers.temporal_settings import TemporalSettings
-from workers.vendor_systems import vendor_systems
+from workers.vendor_systems import database_url_from_env, vendor_systems
 
 REFERENCE = reference_deal().opportunity.opportunity_id
+WORKER_STATE_DIR = Path(".q2c/worker")  # the revenue engine's SQLite file, unless Q2C_DATABASE_URL says otherwise
 
 # --- q2c dev -------------------------------------------------------------------------------------------
 
@@ -182,7 +184,9 @@ async def worker(args: argparse.Namespace) -> int:
         rows.append(("Seeded opportunities", seeded_opportunities()))
         await _work(client, settings.task_queue, systems.ports(), rules, rows, IN_MEMORY_NOTE)
         return 0
-    async with vendor_systems(*vendors, rules) as ports:
+    database = database_url_from_env(WORKER_STATE_DIR)
+    rows.append(("Database (revenue engine)", database))
+    async with vendor_systems(*vendors, rules, database) as ports:
         await _work(client, settings.task_queue, ports, rules, rows + vendor_rows(vendors), VENDORS_NOTE)
     return 0
 
@@ -201,7 +205,8 @@ async def _work(
     client: Client, task_queue: str, ports: SystemPorts, rules: MappingRules, rows: list[output.Row], note: str
 ) -> None:
     async with build_worker(client, task_queue, ports, rules):
-        output.say("q2c worker is running the closed-won saga.")
+        invoicing = " and the invoice → revenue, payment-settled and period-close sagas" if ports.invoicing else ""
+        output.say(f"q2c worker is running the closed-won saga{invoicing}.")
         for line in output.fields(rows):
             output.say(line)
         for line in output.wrapped(f"Note: {note}", indent="  "):

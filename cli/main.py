@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
@@ -147,7 +148,7 @@ SYSTEMS_HELP = (
 --systems sandbox (the default) runs the Salesforce, Stripe Billing and NetSuite emulators (SQLite files in
 --state-dir, development credentials built in) and the receiver that takes Salesforce's Outbound Messages
 (--receiver-port): closing a deal in Salesforce starts its saga. The worker's adapters talk to the
-emulators over HTTP; revenue contracts go to q2c's built-in revenue engine, kept in the worker's process.
+emulators over HTTP; revenue contracts go to q2c's built-in revenue engine, kept in q2c.sqlite there.
 --systems memory uses in-memory CRM, ERP, billing and revenue systems instead: faster, and what they hold
 lasts only as long as the process.
 """
@@ -157,7 +158,7 @@ lasts only as long as the process.
 WORKER_SYSTEMS_HELP = """\
 --systems vendors (the default) talks to Salesforce, Stripe Billing and NetSuite as the Q2C_SALESFORCE_*,
 Q2C_STRIPE_* and Q2C_NETSUITE_* environment variables say (`q2c sandbox` prints the values that reach the
-local emulators); revenue contracts go to q2c's built-in revenue engine, kept in the worker's process.
+local emulators); revenue contracts go to q2c's built-in revenue engine, kept in $Q2C_DATABASE_URL.
 --systems memory uses in-memory CRM, ERP, billing and revenue systems seeded with the demo's three deals,
 whose data lasts only as long as the process.
 """
@@ -411,9 +412,79 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--as", dest="user", required=True, metavar="USER", help="who fixed the data")
     sub.add_argument("--note", default="", metavar="TEXT", help="what was fixed")
 
+    _invoicing_commands(command)
+    _revenue_command(command)
+
     for sub in commands.choices.values():
         _global_options(sub, suppress=True)
     return parser
+
+
+def _invoicing_commands(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    sub = command(
+        "close-period",
+        _lazy("cli.invoicing", "close_period"),
+        "Close an accounting period: recognise revenue for every contract and post it to the ERP.",
+        "Reads each usage line's metered usage from billing, recognises revenue through the period's end in\n"
+        "the revenue engine, posts one summarised journal per legal entity and currency to the ERP, and locks\n"
+        "the period in the revenue engine. Safe to run again: it recognises and posts nothing twice.",
+        "  q2c close-period 2027-01 --wait\n",
+    )
+    sub.add_argument("period", type=_month, metavar="YYYY-MM", help="the month to close, e.g. 2027-01")
+    sub.add_argument("--wait", action="store_true", help="wait for the close and print its journals")
+
+    sub = command(
+        "retry",
+        _lazy("cli.invoicing", "retry"),
+        "Run the parked step of an invoice, payment or period-close saga again.",
+        "A step that failed permanently (an unmapped product, a missing ERP customer, a closed period) parks\n"
+        "its saga in needs attention. Fix the cause, then retry: the saga carries on from that step.",
+        '  q2c retry invoice-to-revenue/in_1PQ... --as olga.ops --note "mapped PREM-MOD"\n',
+    )
+    sub.add_argument("saga", metavar="WORKFLOW_ID", help="e.g. invoice-to-revenue/in_..., period-close/2027-01")
+    sub.add_argument("--as", dest="user", required=True, metavar="USER", help="who fixed the cause")
+    sub.add_argument("--note", default="", metavar="TEXT", help="what was fixed")
+
+    sub = command(
+        "choose-period",
+        _lazy("cli.invoicing", "period_choice"),
+        "Choose the open ERP period for an invoice dated in a closed one (controllership).",
+        "Only when the saga policy's closed_period is await_decision; refused unless USER has the policy's\n"
+        "period_decision_role.",
+        '  q2c choose-period invoice-to-revenue/in_1PQ... --period 14 --as carl.controller --note "post in Feb"\n',
+    )
+    sub.add_argument("saga", metavar="WORKFLOW_ID", help="the invoice-to-revenue saga")
+    sub.add_argument("--period", dest="period_id", required=True, metavar="ID", help="the ERP period's ID")
+    sub.add_argument("--as", dest="user", required=True, metavar="USER", help="who decides, e.g. carl.controller")
+    sub.add_argument("--note", default="", metavar="TEXT", help="why")
+
+
+def _revenue_command(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    sub = command(
+        "revenue",
+        _lazy("cli.revenue_report", "revenue"),
+        "Print a year's revenue waterfall and deferred-revenue roll-forward from q2c's revenue engine.",
+        "Reads the revenue engine's events from q2c's database (--database, default $Q2C_DATABASE_URL or\n"
+        ".q2c/worker/q2c.sqlite). With --export DIR it also writes the year as JSON (invoices and credit notes,\n"
+        "revenue by month and obligation, year-end balances per account and contract), the waterfall and\n"
+        "roll-forward as CSV, and the waterfall as an SVG chart, so the figures can be checked independently.",
+        "  q2c revenue --year 2027 --database sqlite:///.q2c/demo/q2c.sqlite\n"
+        "  q2c revenue --year 2027 --database sqlite:///.q2c/demo/q2c.sqlite --export reports/\n",
+    )
+    sub.add_argument("--year", type=int, required=True, metavar="YYYY", help="the calendar year to report")
+    sub.add_argument("--database", metavar="URL", help="q2c's database (sqlite:///FILE or postgresql://...)")
+    sub.add_argument("--export", type=Path, metavar="DIR", help="also write JSON, CSV and SVG files here")
+
+
+def _month(text: str) -> date:
+    """`YYYY-MM` as the first day of that month."""
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}") from None
+    if len(text) != len("YYYY-MM"):
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}")
+    return first
 
 
 class _Terminated(Exception):

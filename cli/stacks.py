@@ -12,10 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from adapters.memory.systems import InMemorySystems
 from adapters.ports import SystemPorts
+from adapters.store.database import sqlite_url
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
 from cli import output
@@ -27,11 +29,17 @@ from cli.vendor_env import VendorSettings
 from receiver.app import ReceiverSettings, create_receiver_app
 from sandbox.servers import EmulatorFailedToStart, serve_apps
 from sandbox.stack import RunningSandbox, SandboxOptions
+from sandbox.stripe.settings import WebhookEndpointSettings
 from workers.closed_won_worker import build_worker
 from workers.dev_server import DevServerFailedToStart, DevServerOptions, TemporalDevServer
 from workers.search_attribute_check import check_search_attributes
 from workers.temporal_settings import TemporalSettings
-from workers.vendor_systems import sandbox_vendor_settings, vendor_systems
+from workers.vendor_systems import DATABASE_FILE_NAME, sandbox_vendor_settings, vendor_systems
+
+STRIPE_WEBHOOK_PATH = "/stripe/webhooks"
+# The development signing secret the Stripe emulator signs its webhooks with and the receiver checks.
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_q2c_sandbox_development_only"
+STRIPE_WEBHOOK_EVENTS = ("invoice.finalized", "invoice.paid", "credit_note.created")
 
 DEV_IP = "127.0.0.1"
 PORT_HINT = "choose free ports with --port and --ui-port"
@@ -99,6 +107,13 @@ def sandbox_options(args: argparse.Namespace, state_dir: Path) -> SandboxOptions
         host=DEV_IP,
         ports=ports_of(args),
         outbound_listener_url=f"http://{DEV_IP}:{args.receiver_port}{OUTBOUND_PATH}",
+        stripe_webhooks=(
+            WebhookEndpointSettings(
+                url=f"http://{DEV_IP}:{args.receiver_port}{STRIPE_WEBHOOK_PATH}",
+                secret=SANDBOX_STRIPE_WEBHOOK_SECRET,
+                enabled_events=STRIPE_WEBHOOK_EVENTS,
+            ),
+        ),
     )
 
 
@@ -161,12 +176,16 @@ async def vendor_stack(
 
         receiver = create_receiver_app(
             temporal,
-            ReceiverSettings(salesforce_organization_id=running.salesforce.organization_id, task_queue=task_queue),
+            ReceiverSettings(
+                salesforce_organization_id=running.salesforce.organization_id,
+                task_queue=task_queue,
+                stripe_webhook_secrets=(SecretStr(SANDBOX_STRIPE_WEBHOOK_SECRET),),
+            ),
             policy,
         )
         async with (
             serving(receiver, receiver_port) as receiver_url,
-            vendor_systems(*settings, rules) as systems,
+            vendor_systems(*settings, rules, sqlite_url(sandbox.state_dir / DATABASE_FILE_NAME)) as systems,
             build_worker(stack.client, task_queue, systems, rules),
         ):
             yield VendorStack(

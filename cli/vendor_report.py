@@ -53,7 +53,7 @@ async def vendor_report(settings: VendorSettings, revenue: object = None) -> lis
     lines += ["", "NetSuite: customers (SuiteQL)"]
     lines += await netsuite_lines(erp)
     if isinstance(revenue, BuiltInRevenueEngine):
-        lines += ["", "Revenue: q2c's built-in ASC 606 engine (its registrations live in the worker's process)"]
+        lines += ["", "Revenue: q2c's built-in ASC 606 engine (its events are kept in q2c's database)"]
         lines += revenue_lines(revenue)
     return lines
 

@@ -26,7 +26,7 @@ ALLOWED = {
     "activities": {"canonical", "adapters"},
     "workflows": {"canonical", "activities"},
     "workers": {"canonical", "adapters", "activities", "workflows", "sandbox"},
-    "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver"},
+    "cli": {"canonical", "adapters", "activities", "workflows", "workers", "sandbox", "receiver", "revenue"},
     # The emulators stand in for the vendors: they know q2c's canonical vocabulary (for seeding) and nothing else.
     "sandbox": {"canonical"},
     "receiver": {"canonical", "adapters", "workflows", "workers"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -92,9 +93,21 @@ def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(
     assert "awaiting_approval" in out
     assert f"$ q2c --address 127.0.0.1:{ports['port']} --namespace default --task-queue q2c" in out
     assert "| Approved closed-won/006NW0000000003 as fiona.finance" in out
-    # The contract year on the test clock: usage reported monthly, an invoice at every month end.
-    assert "2027-01    800,000 API calls reported on Jan 15  ->  clock at 2027-02-01" in out
-    assert "2027-12  1,900,000 API calls reported on Dec 15  ->  clock at 2028-01-01" in out
+    # The contract year on the test clock: each month's usage, its payments, its close and the next invoices,
+    # every invoice and payment through its own saga (started by Stripe's webhooks at the receiver).
+    assert re.search(r"2027-01    800,000 API calls · 2 payment\(s\) applied · closed: q2c-close-2027-01-US01-USD", out)
+    assert re.search(r"2027-02  1,200,000 API calls · 2 payment\(s\) applied", out)
+    assert "25 invoices posted, 25 payments applied, 12 months closed" in out
+    # Revenue: Northwind's year recognises exactly what it was invoiced; the ERP agrees with the engine.
+    assert re.search(r"CTR-006NW0000000001 .* 134,400\.00\n", out)
+    assert re.search(r"Total\s+2027-12\s+419\.60\s+26,500\.00\s+26,919\.60\s+0\.00", out)
+    trial_balance = out[out.index("Trial balance through Jan 2028") :]
+    assert re.search(r"4100\s+Professional services revenue\s+-16,043\.48\s+-16,043\.48\s+yes", trial_balance)
+    assert re.search(r"1000\s+Cash\s+344,400\.00\s+344,400\.00\s+yes", trial_balance)
+    assert " NO\n" not in trial_balance[: trial_balance.index("The year, to check")]
+    exported = json.loads((state_dir / "reports" / "revenue-2027.json").read_text(encoding="utf-8"))
+    assert len(exported["documents"]) == 24  # those issued in 2027: the 25th, December's usage, is dated 2028-01-01
+    assert (state_dir / "reports" / "revenue-2027.svg").read_text(encoding="utf-8").startswith("<?xml")
     northwind = out[out.index("Northwind Analytics Inc.  (CRM account 001NW0000000001, test clock") :]
     invoices = re.search(r"Invoices \((\d+);", northwind)
     assert invoices is not None

@@ -203,6 +203,7 @@ def test_worker_on_vendors_reads_the_q2c_variables(dev: Dev, tmp_path: Path) -> 
         "Q2C_NETSUITE_TOKEN_SECRET": "ts",
         "Q2C_STRIPE_BASE_URL": "http://127.0.0.1:3",
         "Q2C_STRIPE_API_KEY": "sk_test_x",
+        "Q2C_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q2c.sqlite'}",
     }
     out = tmp_path / "worker.out"
     worker = spawn_q2c("worker", "--address", f"127.0.0.1:{dev.port}", "--task-queue", "q2c-vendors", out=out, env=env)
@@ -211,12 +212,15 @@ def test_worker_on_vendors_reads_the_q2c_variables(dev: Dev, tmp_path: Path) -> 
     finally:
         code = stop(worker)
     assert code == 130
+    words = " ".join(banner.split())
     for expected in (
-        "Salesforce     http://127.0.0.1:1  (client credentials, client app)",
-        "NetSuite       http://127.0.0.1:2  (account 1234567_SB1, tba authentication)",
-        "Stripe         http://127.0.0.1:3",
+        "Salesforce http://127.0.0.1:1 (client credentials, client app)",
+        "NetSuite http://127.0.0.1:2 (account 1234567_SB1, tba authentication)",
+        "Stripe http://127.0.0.1:3",
+        f"Database (revenue engine) {env['Q2C_DATABASE_URL']}",
+        "invoice → revenue",
     ):
-        assert expected in banner
+        assert expected in words
     assert "go to q2c's built-in revenue engine" in " ".join(banner.split())  # the note, wrapped
     assert "Traceback" not in errors_of(out).read_text(encoding="utf-8")
 

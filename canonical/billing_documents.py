@@ -59,6 +59,7 @@ class BillingDocument(BaseModel):
     erp_customer_id: str | None = Field(None, description="From the billing customer's metadata, when set")
     crm_account_id: str | None = None
     legal_entity: str | None = None
+    customer_country: str | None = Field(None, description="ISO 3166-1 alpha-2, for the tax code")
     currency: str = Field(min_length=3, max_length=3)
     issued_on: date
     lines: tuple[BilledLine, ...] = Field(min_length=1)

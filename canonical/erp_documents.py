@@ -3,7 +3,9 @@
 Each billed line becomes an ERP line on the product's ERP item, credited to the product's deferred-revenue
 account: the ERP holds billings as a contract liability until the revenue engine's close recognises them (the
 engine's own reclassification journal moves what belongs elsewhere). The external ID is the billing document's ID,
-so posting twice finds the first. Everything wrong is reported at once, naming the document, line and field.
+so posting twice finds the first; the tax code comes from the rules' tax table by the customer's country (the
+NetSuite adapter records it in the memo: the emulator keeps no tax items). Everything wrong is reported at once,
+naming the document, line and field.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def erp_posting_for(document: BillingDocument, rules: MappingRules) -> InvoicePo
                 category=ExceptionCategory.MAPPING_MISSING,
             )
         )
+    tax_code = _tax_code(document, rules, record, problems)
     lines: list[InvoiceLine] = []
     for line in document.lines:
         product = rules.product(line.product_code)
@@ -86,11 +89,31 @@ def erp_posting_for(document: BillingDocument, rules: MappingRules) -> InvoicePo
         "tran_date": document.issued_on,
         "currency": document.currency,
         "lines": tuple(lines),
-        "memo": f"{document.number or document.document_id} · contract {document.contract_id}",
+        "tax_code": tax_code,
+        "memo": f"{document.number or document.document_id} · contract {document.contract_id} · tax {tax_code}",
     }
     if document.kind is DocumentKind.CREDIT_NOTE:
         return CreditMemoPosting(**common)
     return InvoicePosting(**common)
+
+
+def _tax_code(document: BillingDocument, rules: MappingRules, record: str, problems: list[FieldProblem]) -> str | None:
+    """The tax code of the customer's country; a country the rules do not know is a tax failure."""
+    country = document.customer_country
+    rule = rules.tax_rule(country) if country else None
+    if rule is None:
+        message = (
+            f"no tax code for country {country} in mapping rules {rules.version}"
+            if country
+            else f"billing customer {document.billing_customer_id} has no country to choose a tax code by"
+        )
+        problems.append(
+            FieldProblem(
+                record=record, field="customer_country", message=message, category=ExceptionCategory.TAX_FAILURE
+            )
+        )
+        return None
+    return rule.tax_code
 
 
 def _quantity_and_rate(quantity: Decimal | None, amount: Decimal) -> tuple[Decimal, Decimal]:

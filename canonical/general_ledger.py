@@ -45,6 +45,7 @@ class InvoicePosting(BaseModel):
     currency: str = Field(min_length=3, max_length=3)
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     posting_period_id: str | None = Field(None, description="Default: the period containing tran_date")
+    tax_code: str | None = Field(None, description="From the mapping rules' tax table by the customer's country")
     memo: str = ""
 
     @property
@@ -62,6 +63,7 @@ class CreditMemoPosting(BaseModel):
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     applies_to_invoice_id: str | None = Field(None, description="Internal ID of the invoice it credits")
     posting_period_id: str | None = None
+    tax_code: str | None = None
     memo: str = ""
 
 

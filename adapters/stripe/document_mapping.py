@@ -45,6 +45,15 @@ def metadata_value(metadata: stripe.StripeObject | Mapping[str, str] | None, key
     return value or None
 
 
+def field_at(obj: Any, *path: str) -> Any:
+    """A nested field of a Stripe object, None where any part is absent (older API versions lack some)."""
+    for name in path:
+        if obj is None:
+            return None
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return obj
+
+
 def id_of(value: str | stripe.StripeObject) -> str:
     """An expandable field's ID, whether Stripe sent the ID or the expanded object."""
     return value if isinstance(value, str) else str(value["id"])
@@ -149,13 +158,17 @@ class CustomerRefs:
     erp_customer_id: str | None = None
     crm_account_id: str | None = None
     legal_entity: str | None = None
+    customer_country: str | None = None
 
     @classmethod
-    def of(cls, metadata: stripe.StripeObject | Mapping[str, str] | None) -> CustomerRefs:
+    def of(
+        cls, metadata: stripe.StripeObject | Mapping[str, str] | None, address_country: str | None = None
+    ) -> CustomerRefs:
         return cls(
             erp_customer_id=metadata_value(metadata, "erp_customer_id"),
             crm_account_id=metadata_value(metadata, "crm_account_id"),
             legal_entity=metadata_value(metadata, "legal_entity"),
+            customer_country=metadata_value(metadata, "country") or address_country,
         )
 
 

@@ -200,7 +200,8 @@ class StripeDocuments:
         customer = await _call(lambda: self._client.v1.customers.retrieve_async(customer_id))
         if getattr(customer, "deleted", False):  # a deleted customer keeps only its ID
             return CustomerRefs()
-        return CustomerRefs.of(customer.metadata)
+        address = getattr(customer, "address", None)
+        return CustomerRefs.of(customer.metadata, getattr(address, "country", None) if address else None)
 
     # --- payments -----------------------------------------------------------------------------------------
 

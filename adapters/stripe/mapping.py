@@ -79,6 +79,7 @@ def customer_params(customer: Customer, erp_customer_id: str, key: str, test_clo
             "crm_account_id": customer.crm_account_id,
             "erp_customer_id": erp_customer_id,
             "legal_entity": customer.legal_entity,
+            "country": customer.country,
             "billing_contact_name": customer.billing_contact.name,
             "q2c_created_by": key,
         },

@@ -8,7 +8,9 @@ check the strongly consistent list endpoints for objects created within the last
 
 The client never retries by itself (`max_network_retries=0`): Temporal retries, with the delays the classified
 errors ask for. Invoices, credit notes, payments and usage (invoice → revenue) are read by `StripeDocuments`
-(adapters/stripe/documents.py), to which the BillingDocumentsPort methods delegate.
+(adapters/stripe/documents.py), to which the BillingDocumentsPort methods delegate; contract amendments are
+previewed, applied and reversed by `StripeAmendments` (adapters/stripe/amendments.py), for the
+BillingAmendmentPort.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from stripe.params import CustomerListParams, SubscriptionListParams
 
 from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.stripe import mapping
+from adapters.stripe.amendments import StripeAmendments
 from adapters.stripe.documents import StripeDocuments
 from adapters.stripe.errors import classify
 from adapters.stripe.settings import StripeSettings
+from canonical.amendment import Amendment, AppliedBillingChange, BillingPreview
 from canonical.billing_documents import BillingDocument, BillingPayment, MeteredUsage, UsageLine
 from canonical.contract import Contract
 from canonical.customer import Customer
@@ -55,6 +59,7 @@ class StripeBilling:
         )
         self._meter_id: str | None = None
         self._documents = StripeDocuments(self._client, self._usage_meter)
+        self._amendments = StripeAmendments(self._client, settings, self._ensure_prices, self._usage_meter)
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -82,6 +87,19 @@ class StripeBilling:
 
     async def metered_usage(self, usage_line: UsageLine, start: date, end: date) -> MeteredUsage:
         return await self._documents.metered_usage(usage_line, start, end)
+
+    # --- amendments (BillingAmendmentPort) ------------------------------------------------------------------
+
+    async def preview_amendment(self, subscription_id: str, amended: Contract, amendment: Amendment) -> BillingPreview:
+        return await self._amendments.preview(subscription_id, amended, amendment)
+
+    async def apply_amendment(
+        self, subscription_id: str, amended: Contract, amendment: Amendment, idempotency_key: str
+    ) -> AppliedBillingChange:
+        return await self._amendments.apply(subscription_id, amended, amendment, idempotency_key)
+
+    async def reverse_amendment_applied_by(self, idempotency_key: str) -> str | None:
+        return await self._amendments.reverse(idempotency_key)
 
     # --- customers ----------------------------------------------------------------------------------------
 
@@ -197,6 +215,10 @@ class StripeBilling:
                 specs.append(mapping.usage_price(contract, line, await self._usage_meter(), key))
             elif line.kind is LineKind.ONE_TIME:
                 specs.append(mapping.one_time_price(contract, line, key))
+        return await self._ensure_prices(specs, key)
+
+    async def _ensure_prices(self, specs: list[mapping.PriceSpec], key: str) -> dict[str, str]:
+        """Price ID by ref: those this key created already (found by metadata), the rest created now."""
         query = f"metadata['q2c_created_by']:'{mapping.search_value(key)}'"
         found = await self._call(
             lambda: self._client.v1.prices.search_async(params={"query": query, "limit": LIST_LIMIT})

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import stripe
 
@@ -26,6 +28,15 @@ from canonical.problems import ExceptionCategory
 from canonical.references import System
 
 DEFAULT_RETRY_AFTER = timedelta(seconds=1)
+T = TypeVar("T")
+
+
+async def classified(request: Callable[[], Awaitable[T]]) -> T:
+    """`await request()`, with Stripe's errors raised as the adapter error classes."""
+    try:
+        return await request()
+    except stripe.StripeError as error:
+        raise classify(error) from error
 
 
 def classify(error: stripe.StripeError) -> AdapterError:

@@ -186,6 +186,7 @@ async def sweep_pending_items(records: Records, invoice: Obj, subscription_id: s
                 subscription_item_id=sub_item if item["proration"] else None,
                 invoice_item_id=item["id"],
                 proration=item["proration"],
+                credited_items=item.get("_credited_items"),
             )
         )
 

@@ -2,7 +2,10 @@
 
 A change at `proration_date` (or now) credits "Unused time on <old>" and debits "Remaining time on <new>" over the
 item's natural period, each line rounded on its own; metered items are not prorated. `create_prorations` leaves
-them as pending invoice items for the next invoice, `always_invoice` invoices them at once, `none` makes none.
+them as pending invoice items for the next invoice, `always_invoice` invoices them at once (when there is anything
+to invoice), `none` makes none. A credit proration names the invoice lines that billed the time it credits
+(`proration_details.credited_items`, API 2026-05-27 and later). An item may be priced inline (`price_data`): the
+price is created for it, inactive, as Stripe does. A canceled subscription still takes new metadata.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from typing import Any
 
 from sandbox.stripe import billing, objects
 from sandbox.stripe.amounts import licensed_amount, prorated
-from sandbox.stripe.errors import StripeError, invalid
+from sandbox.stripe.errors import StripeError, invalid, missing_param
 from sandbox.stripe.ids import new_id
-from sandbox.stripe.params import EXPAND, Arr, Bool, Enum, Int, IntOr, Metadata, Obj, Str
+from sandbox.stripe.params import EXPAND, Arr, Bool, Dec, Enum, Int, IntOr, Metadata, Obj, Str
 from sandbox.stripe.periods import short_date
 from sandbox.stripe.records import Records
 from sandbox.stripe.subscriptions import (
@@ -30,20 +33,37 @@ from sandbox.stripe.subscriptions import (
 )
 
 Doc = dict[str, Any]
+PRICE_DATA = Obj(
+    {
+        "currency": Str(3),
+        "product": Str(),
+        "recurring": Obj(
+            {"interval": Enum(("day", "month", "week", "year")), "interval_count": Int(minimum=1)},
+            required=("interval",),
+        ),
+        "unit_amount": Int(minimum=0),
+        "unit_amount_decimal": Dec(),
+        "tax_behavior": Enum(("exclusive", "inclusive", "unspecified")),
+    },
+    required=("currency", "product", "recurring"),
+)
+ITEM_CHANGE = Obj(
+    {
+        "id": Str(),
+        "price": Str(),
+        "price_data": PRICE_DATA,
+        "quantity": Int(minimum=0),
+        "deleted": Bool(),
+        "clear_usage": Bool(),
+        "metadata": Metadata(),
+    }
+)
+# What a canceled subscription still accepts (Stripe: "A canceled subscription can only update its
+# cancellation_details and metadata").
+ENDED_UPDATABLE = frozenset({"metadata", "cancellation_details", "expand"})
 UPDATE = Obj(
     {
-        "items": Arr(
-            Obj(
-                {
-                    "id": Str(),
-                    "price": Str(),
-                    "quantity": Int(minimum=0),
-                    "deleted": Bool(),
-                    "clear_usage": Bool(),
-                    "metadata": Metadata(),
-                }
-            )
-        ),
+        "items": Arr(ITEM_CHANGE),
         "add_invoice_items": Arr(ADD_INVOICE_ITEM),
         "proration_behavior": PRORATION,
         "proration_date": Int(),
@@ -60,6 +80,7 @@ UPDATE = Obj(
         ),
         "off_session": Bool(),
         "default_tax_rates": Arr(Str()),
+        "cancellation_details": Obj({"comment": Str(), "feedback": Str()}),
         "expand": EXPAND,
     }
 )
@@ -144,6 +165,7 @@ async def _proration_item(
         return None
     name = await billing.product_name(records, price)
     what = "Unused time" if credit else "Remaining time"
+    credited = await _credited_items(records, subscription["id"], item, price, since) if credit else None
     invoice_item = objects.invoiceitem(
         new_id("invoiceitem"),
         since,
@@ -158,16 +180,39 @@ async def _proration_item(
         subscription_item_id=item["id"],
         proration=True,
     )
+    invoice_item["_credited_items"] = credited
     await records.put(invoice_item)
     return invoice_item
 
 
+async def _credited_items(records: Records, subscription_id: str, item: Doc, price: Doc, since: int) -> Doc | None:
+    """The invoice lines that billed `item` at `price` for the time from `since`: the newest invoice's."""
+    for invoice in sorted(await records.all("invoice"), key=lambda i: i["created"], reverse=True):
+        owner = ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        if owner != subscription_id or invoice["status"] == "void":
+            continue
+        lines = [line["id"] for line in invoice["_lines"] if _bills(line, item, price, since)]
+        if lines:
+            return {"invoice": invoice["id"], "invoice_line_items": lines}
+    return None
+
+
+def _bills(line: Doc, item: Doc, price: Doc, since: int) -> bool:
+    details = (line.get("parent") or {}).get("subscription_item_details") or {}
+    return bool(
+        details.get("subscription_item") == item["id"]
+        and line["pricing"]["price_details"]["price"] == price["id"]
+        and line["amount"] > 0
+        and line["period"]["start"] <= since < line["period"]["end"]
+    )
+
+
 async def update(records: Records, subscription: Doc, params: Doc) -> tuple[Doc, Doc]:
     """Apply an update; returns the subscription and its previous attributes."""
-    if subscription["status"] in ENDED:
-        raise invalid("A canceled subscription can only update its cancellation_details and metadata.")
     customer = await records.require("customer", subscription["customer"])
     now = await records.now_for(customer)
+    if subscription["status"] in ENDED:
+        return await _update_ended(records, subscription, params, now)
     behavior = params.get("proration_behavior") or "create_prorations"
     at = params.get("proration_date") or now
     previous: Doc = {}
@@ -178,10 +223,7 @@ async def update(records: Records, subscription: Doc, params: Doc) -> tuple[Doc,
         if key in params:
             previous[key] = subscription.get(key)
             subscription[key] = params[key] if key != "cancel_at_period_end" else bool(params[key])
-    if "metadata" in params:
-        previous["metadata"] = subscription["metadata"]
-        merged = {} if params["metadata"] is None else {**subscription["metadata"], **params["metadata"]}
-        subscription["metadata"] = {k: v for k, v in merged.items() if v != ""}
+    _update_metadata(subscription, params, previous)
     if params.get("trial_end") == "now" and subscription["status"] == "trialing":
         previous["status"] = "trialing"
         subscription.update(status="active", trial_end=now)
@@ -205,7 +247,7 @@ async def update(records: Records, subscription: Doc, params: Doc) -> tuple[Doc,
         )
         await records.put(item)
     await records.put(subscription)
-    if behavior == "always_invoice" and (params.get("items") is not None or extras):
+    if behavior == "always_invoice" and await _anything_pending(records, subscription, customer):
         invoice = await billing.new_invoice(
             records, customer, subscription, "subscription_update", (at, at), now, subscription["currency"]
         )
@@ -217,6 +259,40 @@ async def update(records: Records, subscription: Doc, params: Doc) -> tuple[Doc,
         subscription = await records.require("subscription", subscription["id"])
     await records.emit("customer.subscription.updated", objects.public(subscription), now, previous)
     return subscription, previous
+
+
+async def _update_ended(records: Records, subscription: Doc, params: Doc, now: int) -> tuple[Doc, Doc]:
+    refused = sorted(k for k in params if k not in ENDED_UPDATABLE)
+    if refused:
+        raise invalid("A canceled subscription can only update its cancellation_details and metadata.", refused[0])
+    previous: Doc = {}
+    _update_metadata(subscription, params, previous)
+    if params.get("cancellation_details") is not None:
+        previous["cancellation_details"] = subscription["cancellation_details"]
+        details = {**subscription["cancellation_details"], **params["cancellation_details"]}
+        subscription["cancellation_details"] = details
+    await records.put(subscription)
+    await records.emit("customer.subscription.updated", objects.public(subscription), now, previous)
+    return subscription, previous
+
+
+def _update_metadata(subscription: Doc, params: Doc, previous: Doc) -> None:
+    """Keys are merged in, a key set to "" is removed, `metadata=""` clears them all."""
+    if "metadata" not in params:
+        return
+    previous["metadata"] = subscription["metadata"]
+    merged = {} if params["metadata"] is None else {**subscription["metadata"], **params["metadata"]}
+    subscription["metadata"] = {k: v for k, v in merged.items() if v != ""}
+
+
+async def _anything_pending(records: Records, subscription: Doc, customer: Doc) -> bool:
+    """`always_invoice` invoices the prorations (and other pending items) an update leaves; with none, no invoice
+    is made (*unverified*: Stripe documents "always invoice immediately for prorations", not an empty invoice)."""
+    pending = await records.all("invoiceitem", customer=customer["id"], invoice=None)
+    return any(
+        ((i.get("parent") or {}).get("subscription_details") or {}).get("subscription") == subscription["id"]
+        for i in pending
+    )
 
 
 async def apply_item_changes(
@@ -257,8 +333,8 @@ async def apply_item_changes(
             continue
         price = (
             item["price"]
-            if item is not None and not change.get("price")
-            else await recurring_price(records, change.get("price"), f"{param}[price]")
+            if item is not None and not change.get("price") and not change.get("price_data")
+            else await _item_price(records, change, param, now)
         )
         if price["currency"] != subscription["currency"]:
             raise invalid("All prices on a subscription must have the same `currency`.", f"{param}[price]")
@@ -301,6 +377,20 @@ async def apply_item_changes(
         if change.get("metadata") is not None:
             item["metadata"] = {**item["metadata"], **change["metadata"]}
     return added
+
+
+async def _item_price(records: Records, change: Doc, param: str, now: int) -> Doc:
+    data = change.get("price_data")
+    if data is None:
+        return await recurring_price(records, change.get("price"), f"{param}[price]")
+    if change.get("price"):
+        raise invalid("You may only specify one of these parameters: price, price_data.", f"{param}[price]")
+    await records.require("product", data["product"], f"{param}[price_data][product]")
+    if data.get("unit_amount") is None and data.get("unit_amount_decimal") is None:
+        raise missing_param(f"{param}[price_data][unit_amount]")
+    price = objects.price(new_id("price"), now, {**data, "active": False})
+    await records.put(price)
+    return price
 
 
 def _check_proration_date(item: Doc, at: int) -> None:

@@ -395,14 +395,16 @@ def line_item(
     invoice_item_id: str | None,
     proration: bool,
     metadata: Obj | None = None,
+    credited_items: Obj | None = None,
 ) -> Obj:
+    """An invoice line; a credit proration names the debit lines it credits (`credited_items`)."""
     if subscription_item_id is not None:
         parent: Obj = {
             "invoice_item_details": None,
             "subscription_item_details": {
                 "invoice_item": invoice_item_id,
                 "proration": proration,
-                "proration_details": {"credited_items": None},
+                "proration_details": {"credited_items": credited_items},
                 "subscription": subscription_id,
                 "subscription_item": subscription_item_id,
             },
@@ -413,7 +415,7 @@ def line_item(
             "invoice_item_details": {
                 "invoice_item": invoice_item_id,
                 "proration": proration,
-                "proration_details": {"credited_items": None},
+                "proration_details": {"credited_items": credited_items},
                 "subscription": subscription_id,
             },
             "subscription_item_details": None,
@@ -509,8 +511,10 @@ def credit_note(
     amount: int,
     lines: list[Obj],
     params: Obj,
-    pre_payment: bool,
+    pre_payment: int,
 ) -> Obj:
+    """`pre_payment` is the part that reduced what the invoice still asked for; the rest is post-payment."""
+    kinds = {(True, False): "pre_payment", (False, True): "post_payment", (True, True): "mixed"}
     return {
         "id": object_id,
         "object": "credit_note",
@@ -532,8 +536,8 @@ def credit_note(
         "number": number,
         "out_of_band_amount": params.get("out_of_band_amount"),
         "pdf": f"https://pay.stripe.com/credit_notes/sandbox/{object_id}/pdf",
-        "post_payment_amount": 0 if pre_payment else amount,
-        "pre_payment_amount": amount if pre_payment else 0,
+        "post_payment_amount": amount - pre_payment,
+        "pre_payment_amount": pre_payment,
         "pretax_credit_amounts": [],
         "reason": params.get("reason"),
         "refunds": [],
@@ -544,7 +548,7 @@ def credit_note(
         "total": amount,
         "total_excluding_tax": amount,
         "total_taxes": [],
-        "type": "pre_payment" if pre_payment else "post_payment",
+        "type": kinds[(pre_payment > 0, amount > pre_payment)],
         "voided_at": None,
     }
 

@@ -1,5 +1,6 @@
-"""Credit notes: before payment they reduce what an open invoice asks for (`pre_payment`); after it, they credit
-the customer's balance or record a refund made elsewhere (`post_payment`: `credit_amount`, `out_of_band_amount`).
+"""Credit notes: they first reduce what an open invoice still asks for (`pre_payment_amount`); the rest, and all
+of one on a paid invoice, credits the customer's balance or records a refund made elsewhere (`post_payment_amount`:
+`credit_amount`, `out_of_band_amount`), up to the invoice's total less the credit notes already issued for it.
 Lines keep their own metadata; a note's lines page through `/v1/credit_notes/{id}/lines`; an update changes only
 `memo` and `metadata`."""
 
@@ -67,15 +68,14 @@ async def create_credit_note(request: Request) -> JSONResponse:
             raise missing_param("lines")
         if params.get("amount") is not None and lines and params["amount"] != amount:
             raise invalid("The amount does not match the sum of the lines.", "amount")
-        pre_payment = invoice["status"] == "open"
-        already = sum(
-            n["amount"] for n in await records.all("credit_note", invoice=invoice["id"]) if n["status"] == "issued"
-        )
-        limit = invoice["amount_remaining"] if pre_payment else invoice["amount_paid"] - already
+        issued = [n for n in await records.all("credit_note", invoice=invoice["id"]) if n["status"] == "issued"]
+        limit = invoice["total"] - sum(n["amount"] for n in issued)
         if amount <= 0 or amount > limit:
             raise invalid(f"The credit note amount ({amount}) must be above 0 and at most {limit}.", "amount")
-        if not pre_payment:
-            _check_post_payment(params, amount)
+        # A credit note first reduces what the invoice still asks for; the rest (post-payment) is refunded,
+        # credited to the customer's balance or recorded as settled outside Stripe.
+        pre_payment = min(amount, invoice["amount_remaining"]) if invoice["status"] == "open" else 0
+        _check_post_payment(params, amount - pre_payment)
         customer = await records.require("customer", invoice["customer"])
         number = f"{invoice['number']}-CN-{len(await records.all('credit_note', invoice=invoice['id'])) + 1:02d}"
         if not lines:
@@ -92,20 +92,20 @@ async def create_credit_note(request: Request) -> JSONResponse:
         note = objects.credit_note(
             note_id, now, invoice, number=number, amount=amount, lines=lines, params=params, pre_payment=pre_payment
         )
+        note["_credit_amount"] = params.get("credit_amount") or 0  # what voiding it takes back from the balance
         await records.put(note)
         if pre_payment:
-            invoice["pre_payment_credit_notes_amount"] += amount
+            invoice["pre_payment_credit_notes_amount"] += pre_payment
             billing.update_totals(invoice)
-            await records.put(invoice)
-            if invoice["amount_remaining"] == 0:
-                await billing.mark_paid(records, invoice, now)
-        else:
-            invoice["post_payment_credit_notes_amount"] += amount
-            await records.put(invoice)
-            credit = params.get("credit_amount") or 0
-            if credit:
-                customer["balance"] -= credit
-                await records.put(customer)
+        if amount > pre_payment:
+            invoice["post_payment_credit_notes_amount"] += amount - pre_payment
+        await records.put(invoice)
+        if pre_payment and invoice["amount_remaining"] == 0:
+            await billing.mark_paid(records, invoice, now)
+        credit = params.get("credit_amount") or 0
+        if credit:
+            customer["balance"] -= credit
+            await records.put(customer)
         await records.emit("credit_note.created", objects.public(note), now)
     return respond(objects.public(note))
 
@@ -157,13 +157,13 @@ def _credit_lines(invoice: dict[str, Any], params: dict[str, Any]) -> list[dict[
     return lines
 
 
-def _check_post_payment(params: dict[str, Any], amount: int) -> None:
+def _check_post_payment(params: dict[str, Any], post_payment: int) -> None:
     parts = (params.get("credit_amount") or 0) + (params.get("out_of_band_amount") or 0)
     parts += params.get("refund_amount") or 0
-    if parts != amount:
+    if parts != post_payment:
         raise invalid(
-            "For a paid invoice, the credit note amount must be split into credit_amount, refund_amount and "
-            "out_of_band_amount that add up to it.",
+            f"The part of the credit note beyond what the invoice still asks for ({post_payment}) must be split "
+            "into credit_amount, refund_amount and out_of_band_amount that add up to it.",
             "credit_amount",
         )
     if params.get("refund_amount"):
@@ -228,12 +228,17 @@ async def void_credit_note(request: Request, note_id: str) -> JSONResponse:
         if note["status"] != "issued":
             raise invalid("This credit note is already void.")
         invoice = await records.require("invoice", note["invoice"])
-        if note["type"] == "pre_payment":
+        if note["pre_payment_amount"]:
             if invoice["status"] != "open":
                 raise invalid("A pre-payment credit note can only be voided while its invoice is open.")
-            invoice["pre_payment_credit_notes_amount"] -= note["amount"]
+            invoice["pre_payment_credit_notes_amount"] -= note["pre_payment_amount"]
             billing.update_totals(invoice)
-            await records.put(invoice)
+        invoice["post_payment_credit_notes_amount"] -= note["post_payment_amount"]
+        await records.put(invoice)
+        if note.get("_credit_amount"):
+            customer = await records.require("customer", note["customer"])
+            customer["balance"] += note["_credit_amount"]
+            await records.put(customer)
         now = await records.customer_now(note["customer"])
         note.update(status="void", voided_at=now)
         await records.put(note)

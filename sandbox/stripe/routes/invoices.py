@@ -46,26 +46,17 @@ UPDATE = Obj(
 # Monetary and collection terms are fixed once an invoice is finalized; metadata, description, footer stay editable.
 DRAFT_ONLY = ("collection_method", "days_until_due", "due_date")
 FINALIZE = Obj({"auto_advance": Bool(), "expand": EXPAND})
-PREVIEW_ITEM = Obj(
-    {
-        "id": Str(),
-        "price": Str(),
-        "quantity": Int(minimum=0),
-        "deleted": Bool(),
-        "clear_usage": Bool(),
-        "metadata": Metadata(),
-    }
-)
 PREVIEW = Obj(
     {
         "customer": Str(),
         "subscription": Str(),
         "subscription_details": Obj(
             {
-                "items": Arr(PREVIEW_ITEM),
+                "items": Arr(changes.ITEM_CHANGE),
                 "proration_behavior": subscriptions.PRORATION,
                 "proration_date": Int(),
                 "cancel_at": Int(),
+                "cancel_at_period_end": Bool(),
                 "cancel_now": Bool(),
                 "billing_cycle_anchor": Enum(("now", "unchanged")),
             }
@@ -73,6 +64,7 @@ PREVIEW = Obj(
         "expand": EXPAND,
     }
 )
+UPDATE_PREVIEWED = ("items", "proration_behavior", "proration_date", "cancel_at", "cancel_at_period_end")
 INVOICE_ITEM = Obj(
     {
         "customer": Str(),
@@ -146,8 +138,10 @@ async def _preview(records: Records, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("customer") and params["customer"] != subscription["customer"]:
         raise invalid("The subscription does not belong to this customer.", "subscription")
     details = params.get("subscription_details") or {}
-    update = {k: v for k, v in details.items() if k in ("items", "proration_behavior", "proration_date", "cancel_at")}
+    update = {k: v for k, v in details.items() if k in UPDATE_PREVIEWED}
     before = {i["id"] for i in await records.all("invoice")}
+    if details.get("cancel_now"):
+        return await _cancellation_preview(records, subscription, details, before)
     if update:
         subscription, _ = await changes.update(records, subscription, update)
     created = [i for i in await records.all("invoice") if i["id"] not in before]
@@ -158,6 +152,22 @@ async def _preview(records: Records, params: dict[str, Any]) -> dict[str, Any]:
     created = [i for i in await records.all("invoice") if i["id"] not in before]
     if not created:
         raise invalid("No upcoming invoices for this subscription.", "subscription", "invoice_upcoming_none")
+    return _as_preview(created[-1])
+
+
+async def _cancellation_preview(
+    records: Records, subscription: dict[str, Any], details: dict[str, Any], before: set[str]
+) -> dict[str, Any]:
+    """The final invoice of canceling now: usage not yet invoiced, pending items and (unless
+    `proration_behavior=none`) the unused time of licensed items credited from `proration_date`."""
+    if subscription["status"] in subscriptions.ENDED:
+        raise invalid("The subscription is already canceled.", "subscription")
+    if details.get("items"):
+        raise invalid("You cannot change items when previewing a cancellation (`cancel_now`).", "subscription_details")
+    moment = details.get("proration_date") or await records.customer_now(subscription["customer"])
+    prorate = details.get("proration_behavior") != "none"
+    await changes.cancel_now(records, subscription, moment, invoice_now=True, prorate=prorate)
+    created = [i for i in await records.all("invoice") if i["id"] not in before]
     return _as_preview(created[-1])
 
 

@@ -14,7 +14,7 @@ import stripe
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from adapters.memory.reference_deals import demo_deals
+from adapters.memory.reference_deals import demo_deals, reference_amendment
 from canonical.mapping_rules import MappingRules
 from cli import output
 from cli.context import CliError, Globals, run_until_interrupted, seeded_opportunities
@@ -90,7 +90,7 @@ async def seeded_sandbox(options: SandboxOptions, rules: MappingRules) -> AsyncI
 
 async def seed(sandbox: RunningSandbox, rules: MappingRules) -> None:
     try:
-        await seed_sandbox(sandbox, rules, demo_deals())
+        await seed_sandbox(sandbox, rules, demo_deals(), (reference_amendment(),))
     except (httpx.HTTPError, stripe.StripeError, RuntimeError) as error:  # RuntimeError: the seeders' SeedError
         raise CliError(f"seeding the sandbox failed: {type(error).__name__}: {error}") from None
 

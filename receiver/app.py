@@ -17,12 +17,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from adapters.salesforce.ids import id15
+from canonical.amendment_mapping import AMENDMENT_TYPE
 from canonical.saga_policy import SagaPolicy
 from receiver import hubspot_webhooks, signed_events, stripe_webhooks
 from receiver.deliveries import DeliveryRefused, NotConfigured, SagaStarter, read_body
 from receiver.salesforce_outbound import ACK, MalformedOutboundMessage, parse_outbound_message
 from receiver.settings import ReceiverSettings
 from workflows.closed_won_client import start_closed_won
+from workflows.invoice_client import start_amendment
 
 __all__ = ["ReceiverSettings", "create_receiver_app"]
 
@@ -54,8 +56,13 @@ def create_receiver_app(
                 if notification.stage == CLOSED_WON:
                     # Salesforce sends 18-character IDs; the saga's identity uses the 15-character form.
                     opportunity_id = id15(notification.opportunity_id)
-                    started = await start_closed_won(temporal, opportunity_id, policy(), settings.task_queue)
-                    log.info("opportunity %s: %s", opportunity_id, "saga started" if started.started else "saga exists")
+                    if notification.opportunity_type == AMENDMENT_TYPE:
+                        fresh = (await start_amendment(temporal, opportunity_id, policy(), settings.task_queue)).started
+                    else:
+                        fresh = (
+                            await start_closed_won(temporal, opportunity_id, policy(), settings.task_queue)
+                        ).started
+                    log.info("opportunity %s: %s", opportunity_id, "saga started" if fresh else "saga exists")
         except (RPCError, RuntimeError) as error:
             log.warning("Temporal unavailable, asking Salesforce to retry: %s", error)
             return Response("temporal unavailable, retry later", status_code=503, media_type="text/plain")

@@ -30,6 +30,7 @@ class OpportunityNotification:
     notification_id: str
     opportunity_id: str
     stage: str
+    opportunity_type: str = ""  # Salesforce's Type: "Amendment" for a change to a contract
 
 
 @dataclass(frozen=True)
@@ -71,4 +72,4 @@ def _opportunity(notification: ElementTree.Element) -> OpportunityNotification:
     notification_id = notification.findtext(f"{{{OUTBOUND_NS}}}Id", "").strip()
     if not fields.get("Id") or not notification_id:
         raise MalformedOutboundMessage("a notification lacks its Id or the opportunity's Id")
-    return OpportunityNotification(notification_id, fields["Id"], fields.get("StageName", ""))
+    return OpportunityNotification(notification_id, fields["Id"], fields.get("StageName", ""), fields.get("Type", ""))

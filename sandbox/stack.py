@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from canonical.crm_amendment import CrmAmendment
 from canonical.crm_deal import CrmDeal
 from canonical.mapping_rules import MappingRules
 from sandbox.faults import FaultConfig, FaultInjector
@@ -80,10 +81,19 @@ async def run_sandbox(options: SandboxOptions) -> AsyncIterator[RunningSandbox]:
             await store.close()
 
 
-async def seed_sandbox(sandbox: RunningSandbox, rules: MappingRules, deals: Sequence[CrmDeal]) -> None:
+async def seed_sandbox(
+    sandbox: RunningSandbox,
+    rules: MappingRules,
+    deals: Sequence[CrmDeal],
+    amendments: Sequence[CrmAmendment] = (),
+) -> None:
     """Put the demo's data in through each emulator's own API; running it again creates nothing."""
     await seed_salesforce(
-        sandbox.urls["salesforce"], sandbox.salesforce.client_id, sandbox.salesforce.client_secret, deals
+        sandbox.urls["salesforce"],
+        sandbox.salesforce.client_id,
+        sandbox.salesforce.client_secret,
+        deals,
+        amendments=amendments,
     )
     await seed_stripe(sandbox.urls["stripe"], sandbox.stripe_api_key, rules)
     await seed_netsuite(sandbox.urls["netsuite"], rules)

@@ -1,7 +1,8 @@
-"""The demo's CRM data: the reference scenario's deal, plus a non-standard one and one with bad data.
+"""The demo's CRM data: the reference scenario's deal and its mid-year amendment, plus a non-standard deal and one
+with bad data.
 
-The reference deal comes from `scenarios/reference-year.toml` (a copy of the shared reference scenario), so
-the demo and the tests run the same contract year that finance reviews.
+The reference deal and amendment come from `scenarios/reference-year.toml` (a copy of the shared reference
+scenario), so the demo and the tests run the same contract year that finance reviews.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.crm_deal import CrmAccountRecord, CrmDeal, CrmOpportunityRecord, CrmQuoteLineRecord
 
 REFERENCE_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "reference-year.toml"
 NON_STANDARD_OPPORTUNITY = "006NW0000000003"
 INCOMPLETE_OPPORTUNITY = "006NW0000000004"
+AMENDMENT_OPPORTUNITY = "006NW0000000002"
+_SCENARIO_CHANGES = {"add": "add_product", "remove": "remove_product"}  # the scenario's words → the CRM picklist
 
 
 def reference_deal(scenario: Path = REFERENCE_SCENARIO) -> CrmDeal:
@@ -142,3 +146,45 @@ def incomplete_deal() -> CrmDeal:
 
 def demo_deals() -> tuple[CrmDeal, ...]:
     return (reference_deal(), non_standard_deal(), incomplete_deal())
+
+
+def reference_amendment(scenario: Path = REFERENCE_SCENARIO) -> CrmAmendment:
+    """The reference year's amendment as the CRM holds it once signed: 50 more seats and the premium module from
+    15 July, against version 1 of the reference contract (`CTR-<original opportunity>`)."""
+    data = tomllib.loads(scenario.read_text(encoding="utf-8"))
+    customer, opportunity, amendment = data["customer"], data["opportunity"], data["amendment"]
+    contract_lines = [line["product_code"] for line in opportunity["lines"]]
+    return CrmAmendment(
+        opportunity_id=amendment["crm_opportunity_id"],
+        opportunity_type="Amendment",
+        name=f"{customer['name']} — 50 more seats and the premium module",
+        account_id=customer["crm_account_id"],
+        owner=opportunity["owner"],
+        stage="Closed Won",
+        currency=customer["currency"],
+        contract_id=f"CTR-{opportunity['crm_opportunity_id']}",
+        contract_version=amendment["references_contract_version"],
+        effective=amendment["effective"],
+        credit_behavior="credit_note",
+        added_goods_distinct=amendment["added_goods_distinct"],
+        priced_at_ssp=amendment["priced_at_ssp"],
+        remaining_goods_distinct=amendment["remaining_goods_distinct"],
+        changes=tuple(
+            _amendment_change(n, change, contract_lines) for n, change in enumerate(amendment["changes"], start=1)
+        ),
+    )
+
+
+def _amendment_change(change_no: int, change: dict[str, Any], contract_lines: list[str]) -> CrmAmendmentChangeRecord:
+    kind = _SCENARIO_CHANGES.get(change["change"], change["change"])
+    fields: dict[str, Any] = {
+        "change_no": change_no,
+        "change": kind,
+        "product_code": change["product_code"],
+        "net_unit_price": Decimal(change["net_price_per_unit_month"]),
+    }
+    if kind == "add_product":
+        fields["quantity"] = Decimal(change["quantity"])
+    else:  # the scenario names the contract line by its product: line numbers follow the quote's order
+        fields |= {"line_no": contract_lines.index(change["product_code"]) + 1, "quantity": Decimal(change["to"])}
+    return CrmAmendmentChangeRecord(**fields)

@@ -1,5 +1,5 @@
-"""The Salesforce CRM adapter: reads closed-won deals, writes each saga's outcome back to the opportunity, and
-each settled payment to the account."""
+"""The Salesforce CRM adapter: reads closed-won deals and amendments, writes each saga's outcome back to the
+opportunity, and each settled payment to the account."""
 
 from adapters.salesforce.account_payment import AccountPaymentStatus, AccountPaymentUpdate
 from adapters.salesforce.crm import SalesforceCrm

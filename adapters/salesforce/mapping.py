@@ -1,5 +1,5 @@
-"""Salesforce records ↔ q2c's canonical CRM records, a saga's outcome → Opportunity fields, and a settled
-payment → Account fields.
+"""Salesforce records ↔ q2c's canonical CRM records (deals and amendments), a saga's outcome → Opportunity fields,
+and a settled payment → Account fields.
 
 IDs are returned in their 15-character form, so an ID from an Outbound Message (18 characters) and one typed
 by a person (15) name the same deal. Numbers arrive as Decimal (see the client); whole-number fields such as
@@ -16,6 +16,8 @@ from typing import Any
 from adapters.salesforce import fields as f
 from adapters.salesforce.account_payment import AccountPaymentUpdate
 from adapters.salesforce.ids import id15
+from canonical.amendment import CrmAmendmentOutcome
+from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.crm_deal import CrmAccountRecord, CrmDeal, CrmOpportunityRecord, CrmQuoteLineRecord
 from canonical.saga import SagaOutcome
 
@@ -110,12 +112,52 @@ def deal(opportunity: Record, lines: Sequence[Record]) -> CrmDeal:
     )
 
 
+def change_record(position: int, line: Record) -> CrmAmendmentChangeRecord:
+    product = _related(line, f.PRODUCT)
+    return CrmAmendmentChangeRecord(
+        change_no=_whole(line.get(f.LINE_NO), f.LINE_NO) or position,
+        change=line.get(f.LINE_CHANGE),
+        product_code=None if product is None else product.get(f.PRODUCT_CODE),
+        line_no=_whole(line.get(f.LINE_CONTRACT_LINE), f.LINE_CONTRACT_LINE),
+        quantity=line.get(f.LINE_QUANTITY),
+        net_unit_price=line.get(f.LINE_UNIT_PRICE),
+        term_end=line.get(f.LINE_TERM_END),
+        cancellation=line.get(f.LINE_CANCELLATION),
+    )
+
+
+def amendment(opportunity: Record, lines: Sequence[Record]) -> CrmAmendment:
+    """The amendment as q2c reads it: the opportunity's reference to the contract, its facts, one change a line."""
+    owner = _related(opportunity, f.OWNER)
+    return CrmAmendment(
+        opportunity_id=id15(str(opportunity[f.OPP_ID])),
+        opportunity_type=opportunity.get(f.OPP_TYPE),
+        name=opportunity.get(f.OPP_NAME),
+        account_id=_optional_id(opportunity.get(f.OPP_ACCOUNT_ID)),
+        owner=None if owner is None else owner.get(f.OWNER_USERNAME),
+        stage=opportunity.get(f.OPP_STAGE),
+        currency=opportunity.get(f.OPP_CURRENCY),
+        contract_id=opportunity.get(f.OPP_AMENDED_CONTRACT_ID),
+        contract_version=_whole(opportunity.get(f.OPP_AMENDED_CONTRACT_VERSION), f.OPP_AMENDED_CONTRACT_VERSION),
+        effective=opportunity.get(f.OPP_EFFECTIVE_AT),
+        credit_behavior=opportunity.get(f.OPP_CREDIT_BEHAVIOR),
+        added_goods_distinct=opportunity.get(f.OPP_ADDED_GOODS_DISTINCT),
+        priced_at_ssp=opportunity.get(f.OPP_PRICED_AT_SSP),
+        remaining_goods_distinct=opportunity.get(f.OPP_REMAINING_GOODS_DISTINCT),
+        changes=tuple(change_record(position, line) for position, line in enumerate(lines, start=1)),
+    )
+
+
+def _message(text: str) -> str | None:
+    """The message cut to Q2C_Message__c's 255 characters; None (clearing the field) when there is none."""
+    if len(text) > f.Q2C_MESSAGE_LENGTH:
+        text = text[: f.Q2C_MESSAGE_LENGTH - 1] + "…"
+    return text or None
+
+
 def outcome_fields(outcome: SagaOutcome) -> dict[str, str | None]:
     """The Opportunity's Q2C fields for `outcome`; a reference the saga no longer holds is cleared."""
     references = outcome.references
-    message = outcome.message
-    if len(message) > f.Q2C_MESSAGE_LENGTH:
-        message = message[: f.Q2C_MESSAGE_LENGTH - 1] + "…"
     return {
         f.Q2C_STATUS: outcome.status.value,
         f.Q2C_SAGA_ID: outcome.workflow_id,
@@ -124,7 +166,23 @@ def outcome_fields(outcome: SagaOutcome) -> dict[str, str | None]:
         f.Q2C_BILLING_CUSTOMER_ID: references.billing_customer_id,
         f.Q2C_SUBSCRIPTION_ID: references.subscription_id,
         f.Q2C_REVENUE_CONTRACT_ID: references.revenue_contract_id,
-        f.Q2C_MESSAGE: message or None,
+        f.Q2C_MESSAGE: _message(outcome.message),
+    }
+
+
+def amendment_outcome_fields(outcome: CrmAmendmentOutcome) -> dict[str, str | int | Decimal | None]:
+    """The amendment Opportunity's Q2C fields for `outcome`. Every field is written, so what the outcome no longer
+    holds (a version, documents) is cleared and the same outcome always leaves the same record."""
+    value = outcome.total_contract_value
+    return {
+        f.Q2C_STATUS: outcome.status,
+        f.Q2C_SAGA_ID: outcome.workflow_id,
+        f.Q2C_CONTRACT_ID: outcome.contract_id,
+        f.Q2C_CONTRACT_VERSION: outcome.contract_version,
+        f.Q2C_TOTAL_CONTRACT_VALUE: None if value is None else value.rounded().amount,
+        f.Q2C_INVOICE_IDS: "\n".join(outcome.invoice_ids) or None,
+        f.Q2C_CREDIT_NOTE_IDS: "\n".join(outcome.credit_note_ids) or None,
+        f.Q2C_MESSAGE: _message(outcome.message),
     }
 
 

@@ -29,7 +29,7 @@ from sandbox.store import Document, DocumentStore, Transaction
 OUTBOUND = "outbound_messages"
 OUTBOUND_NAMESPACE = "http://soap.sforce.com/2005/09/outbound"
 SOBJECT_NAMESPACE = "urn:sobject.enterprise.soap.sforce.com"
-NOTIFIED_FIELDS = ("Id", "AccountId", "StageName")
+NOTIFIED_FIELDS = ("Id", "AccountId", "StageName", "Type")  # Type tells a new deal from an amendment
 PENDING, DELIVERED, EXPIRED = "pending", "delivered", "expired"
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 This is the only place the emulator names fields. It stores whatever a client sends, as long as the field exists
 here (in the org's API-name casing), has the right type and fits. Standard fields, plus the custom fields a q2c
 org admin deploys (`__c`: the `Q2C_*` fields receive what q2c writes back, a saga's outcome on Opportunity and
-the last settled payment on Account), plus `Q2C_External_Id__c` on every object for idempotent upserts.
+the last settled payment on Account; the amendment fields on Opportunity and OpportunityLineItem), plus
+`Q2C_External_Id__c` on every object for idempotent upserts.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def _currency(name: str, scale: int = 2, **options: Any) -> Field:
 
 
 STAGE_CLOSED_WON = "Closed Won"
+LONG_TEXT_LENGTH = 32768  # a Long Text Area's default size
 _CLOSED_STAGES = {STAGE_CLOSED_WON, "Closed Lost"}
 
 SOBJECTS: tuple[SObject, ...] = (
@@ -194,6 +196,21 @@ SOBJECTS: tuple[SObject, ...] = (
         _text("Q2C_Subscription_Id__c", 80),
         _text("Q2C_Revenue_Contract_Id__c", 80),
         _text("Q2C_Message__c", 255),
+        # An amendment: the opportunity of Type "Amendment" names the contract version it changes, when, and the
+        # facts the revenue treatment needs; its line items are the changes. The amendment saga writes back the
+        # contract version it made and the billing documents (one ID a line) besides the fields above.
+        Field("Type", FieldType.PICKLIST, length=255),
+        _text("Q2C_Amended_Contract_Id__c", 80),
+        Field("Q2C_Amended_Contract_Version__c", FieldType.DOUBLE, precision=18, scale=0),
+        Field("Q2C_Effective_At__c", FieldType.DATETIME),
+        Field("Q2C_Credit_Behavior__c", FieldType.PICKLIST, length=40),
+        Field("Q2C_Added_Goods_Distinct__c", FieldType.BOOLEAN, default=False),
+        Field("Q2C_Priced_At_SSP__c", FieldType.BOOLEAN, default=False),
+        Field("Q2C_Remaining_Goods_Distinct__c", FieldType.BOOLEAN, default=False),
+        Field("Q2C_Contract_Version__c", FieldType.DOUBLE, precision=18, scale=0),
+        _currency("Q2C_Total_Contract_Value__c"),
+        Field("Q2C_Invoice_Ids__c", FieldType.TEXTAREA, length=LONG_TEXT_LENGTH),
+        Field("Q2C_Credit_Note_Ids__c", FieldType.TEXTAREA, length=LONG_TEXT_LENGTH),
     ),
     _sobject(
         "OpportunityLineItem",
@@ -213,6 +230,10 @@ SOBJECTS: tuple[SObject, ...] = (
         Field("Included_Per_Month__c", FieldType.DOUBLE, precision=18, scale=0),
         _currency("Overage_Unit_Price__c", scale=6),
         Field("Delivered_On__c", FieldType.DATE),
+        Field("Q2C_Change__c", FieldType.PICKLIST, length=40),
+        Field("Q2C_Contract_Line__c", FieldType.DOUBLE, precision=3, scale=0),
+        Field("Q2C_Term_End__c", FieldType.DATE),
+        Field("Q2C_Cancellation__c", FieldType.PICKLIST, length=40),
     ),
 )
 

@@ -11,6 +11,10 @@ record later upserted with a given external ID. Everything else gets a generated
 
 Opportunities are created in stage "Negotiation/Review"; `close_opportunity` moves one to "Closed Won", which
 fires the Outbound Message that starts q2c's saga.
+
+Amendments (seeded after the deals, since they change the deals' contracts) are opportunities of Type "Amendment"
+on the contract's account, naming the contract and version they change; each change is a line item
+(`<opportunity>-L<change no>`) whose `Q2C_Contract_Line__c` names the contract line changed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.crm_deal import CrmAccountRecord, CrmDeal, CrmQuoteLineRecord
 from sandbox.salesforce.wire import dumps
 
@@ -28,6 +33,7 @@ API_VERSION = "61.0"
 EXTERNAL_ID = "Q2C_External_Id__c"
 OPEN_STAGE = "Negotiation/Review"
 CLOSED_WON = "Closed Won"
+AMENDMENT_TYPE = "Amendment"
 
 
 class SeedError(RuntimeError):
@@ -54,12 +60,20 @@ async def get_token(base_url: str, client_id: str, client_secret: str) -> str:
 
 
 async def seed_salesforce(
-    base_url: str, client_id: str, client_secret: str, deals: Iterable[CrmDeal], api_version: str = API_VERSION
+    base_url: str,
+    client_id: str,
+    client_secret: str,
+    deals: Iterable[CrmDeal],
+    api_version: str = API_VERSION,
+    amendments: Iterable[CrmAmendment] = (),
 ) -> SeedResult:
+    """Upsert `deals`, then `amendments` (each on an account a deal put there)."""
     token = await get_token(base_url, client_id, client_secret)
     async with _Seeder(base_url, token, api_version) as seeder:
         for deal in deals:
             await seeder.deal(deal)
+        for amendment in amendments:
+            await seeder.amendment(amendment)
         return seeder.result
 
 
@@ -109,6 +123,57 @@ class _Seeder:
         opportunity_sf_id = await self._upsert("Opportunity", opportunity.opportunity_id, fields)
         for line in deal.lines:
             await self._line(opportunity.opportunity_id, opportunity_sf_id, line)
+
+    async def amendment(self, amendment: CrmAmendment) -> None:
+        account_id = await self._existing_id("Account", amendment.account_id) if amendment.account_id else None
+        owner_id = await self._user(amendment.owner) if amendment.owner else None
+        await self._reserve("Opportunity", amendment.opportunity_id)
+        effective = amendment.effective
+        fields: dict[str, Any] = {
+            "Name": amendment.name or amendment.opportunity_id,
+            "Type": amendment.opportunity_type or AMENDMENT_TYPE,
+            "AccountId": account_id,
+            "OwnerId": owner_id,
+            "CloseDate": effective.date() if effective else None,
+            "CurrencyIsoCode": amendment.currency,
+            "Q2C_Amended_Contract_Id__c": amendment.contract_id,
+            "Q2C_Amended_Contract_Version__c": amendment.contract_version,
+            "Q2C_Effective_At__c": effective,
+            "Q2C_Credit_Behavior__c": amendment.credit_behavior,
+        }
+        facts = {
+            "Q2C_Added_Goods_Distinct__c": amendment.added_goods_distinct,
+            "Q2C_Priced_At_SSP__c": amendment.priced_at_ssp,
+            "Q2C_Remaining_Goods_Distinct__c": amendment.remaining_goods_distinct,
+        }
+        fields |= {name: value for name, value in facts.items() if value is not None}  # a checkbox is never null
+        if not await self._exists("Opportunity", amendment.opportunity_id):
+            fields["StageName"] = OPEN_STAGE
+        opportunity_sf_id = await self._upsert("Opportunity", amendment.opportunity_id, fields)
+        for change in amendment.changes:
+            await self._change(amendment.opportunity_id, opportunity_sf_id, change)
+
+    async def _change(self, opportunity_id: str, opportunity_sf_id: str, change: CrmAmendmentChangeRecord) -> None:
+        fields: dict[str, Any] = {
+            "Line_No__c": change.change_no,
+            "Q2C_Change__c": change.change,
+            "Q2C_Contract_Line__c": change.line_no,
+            "Quantity": change.quantity,
+            "UnitPrice": change.net_unit_price,
+            "Q2C_Term_End__c": change.term_end,
+            "Q2C_Cancellation__c": change.cancellation,
+        }
+        external_id = f"{opportunity_id}-L{change.change_no}"
+        product_id = await self._product(change.product_code) if change.product_code else None
+        if not await self._exists("OpportunityLineItem", external_id):
+            fields |= {"OpportunityId": opportunity_sf_id, "Product2Id": product_id}
+        await self._upsert("OpportunityLineItem", external_id, fields)
+
+    async def _existing_id(self, sobject: str, external_id: str) -> str:
+        response = await self._client.get(f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{external_id}")
+        if response.status_code != 200:
+            raise SeedError(f"{sobject} {external_id} is not in the org: seed its deal first ({response.status_code})")
+        return str(response.json()["Id"])
 
     async def _account(self, account: CrmAccountRecord) -> str:
         await self._reserve("Account", account.account_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -16,6 +16,7 @@ from sandbox.salesforce import ids
 from sandbox.salesforce.schema import Field, FieldType
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -65,7 +66,23 @@ def stored(field: Field, value: Any) -> tuple[Any, dict[str, Any] | None]:
         return None, _parser_error(field, value)
     if kind.is_number:
         return _number(field, value)
-    return None, _parser_error(field, value)  # datetime fields are all system-set here
+    if kind is FieldType.DATETIME:
+        moment = _moment(value)
+        return (moment, None) if moment is not None else (None, _parser_error(field, value))
+    return None, _parser_error(field, value)
+
+
+def _moment(value: Any) -> str | None:
+    """An ISO 8601 datetime as Salesforce stores and returns it (`2027-07-15T00:00:00.000+0000`), in UTC.
+    Without an offset it is read as UTC (*unverified*: what a real org does with a datetime sent without one)."""
+    if not isinstance(value, str) or not _DATETIME.fullmatch(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "+0000"
 
 
 def _reference(field: Field, value: str) -> tuple[Any, dict[str, Any] | None]:

@@ -8,6 +8,7 @@ Pipeline: `obligations` (step 2 of the five-step model: identify performance obl
 `allocation` (step 4: allocate the transaction price) → `recognition` (step 5: plans and schedules per
 `calendar` period; `usage` prices variable consideration) → `ledger` (balances and balanced `journal`
 entries, `exchange` for the functional currency) → `reports` (rendered by `tables`).
-`modifications` revises allocations and plans when a contract changes (ASC 606-10-25-10..13).
+`modifications` revises allocations and plans when a contract changes (ASC 606-10-25-10..13);
+`contract_versions` turns a contract's next version into such a modification; `book` keeps it all, event by event.
 `benchmark` is a throughput script, not part of the engine.
 """

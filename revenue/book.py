@@ -1,9 +1,10 @@
 """A book of revenue contracts: the built-in engine's whole state, built up one business event at a time.
 
 The events are the ones finance would name: a contract registered (its obligations identified and its price
-allocated) or withdrawn, a month of usage charged, an invoice or credit note billed, a payment received, a period
-recognised, a period locked. Replaying the same events in the same order gives the same book, to the cent, which is
-what lets the adapter keep only the events and rebuild the book from them.
+allocated) or withdrawn, a contract modified to its next version (or that modification withdrawn), a month of usage
+charged, an invoice or credit note billed, a payment received, a period recognised, a period locked. Replaying the
+same events in the same order gives the same book, to the cent, which is what lets the adapter keep only the events
+and rebuild the book from them.
 
 Each method checks everything before it changes anything, so a refused event (an unknown contract, a locked
 period) leaves the book as it was; `changes` counts the events the book took.
@@ -24,6 +25,7 @@ from canonical.general_ledger import AccountingPeriod, JournalEntryPosting
 from canonical.money import Money, sum_money
 from revenue.allocation import AllocatedObligation, Allocation, allocate_transaction_price
 from revenue.calendar import AccountingCalendar, Period
+from revenue.contract_versions import modify_to_version, version_allocation, version_change
 from revenue.gl_postings import close_journals, reclass_journal
 from revenue.journal import ChartOfAccounts, JournalEntry
 from revenue.ledger import (
@@ -34,10 +36,12 @@ from revenue.ledger import (
     Ledger,
     Payment,
     close_period,
+    post_catch_ups,
     post_credit_note,
     post_invoice,
     post_payment,
 )
+from revenue.modifications import CatchUp, ModificationFacts, Treatment
 from revenue.obligations import PerformanceObligation, obligations_from_contract
 from revenue.recognition import RevenuePlan, Schedule, plan_obligation, plan_usage, schedule
 from revenue.usage import UsageCharge, price_month_of_usage
@@ -46,10 +50,12 @@ __all__ = [
     "ACTIVE",
     "WITHDRAWN",
     "BookError",
+    "ModificationInUseError",
     "PeriodClose",
     "PeriodLockedError",
     "RecordedDocument",
     "RecordedLine",
+    "RecordedModification",
     "RecordedPayment",
     "RegisteredContract",
     "RegistrationConflictError",
@@ -86,6 +92,10 @@ class RegistrationConflictError(BookError):
     pass
 
 
+class ModificationInUseError(BookError):
+    """A modification cannot be withdrawn: something was billed or recognised on its terms since."""
+
+
 def revenue_contract_id(contract: Contract) -> str:
     return f"RC-{contract.contract_id}-v{contract.version}"
 
@@ -115,11 +125,44 @@ class RegisteredContract:
         return self.contract.contract_id
 
     @property
+    def version(self) -> int:
+        """The contract version the registration stands at: the latest modification's, else the registered one."""
+        return self.contract.version
+
+    @property
     def obligations(self) -> tuple[PerformanceObligation, ...]:
         return tuple(line.obligation for line in self.allocation.lines)
 
     def obligation(self, obligation_id: str) -> PerformanceObligation | None:
         return next((o for o in self.obligations if o.obligation_id == obligation_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedModification:
+    """A contract modified to `version`, with what undoing it needs: the registration and plans it replaced, and
+    how many documents and closes the book had then (what came after is what could depend on it)."""
+
+    contract_id: str
+    version: int
+    effective: date
+    treatment: Treatment
+    catch_ups: tuple[CatchUp, ...]
+    added: tuple[str, ...]  # obligation IDs of the lines the modification added
+    changed: frozenset[str]  # the added obligations and those it re-termed
+    recorded_by: str
+    previous: RegisteredContract
+    previous_plans: Mapping[str, RevenuePlan]
+    documents_before: int
+    closes_before: int
+    caught_up_in: str | None = None  # the period whose close posted the catch-ups
+    status: str = ACTIVE
+
+    @property
+    def catch_up(self) -> Money | None:
+        """The revenue the modification adjusts on its effective date; None unless it is a cumulative catch-up."""
+        if self.treatment is not Treatment.CUMULATIVE_CATCH_UP:
+            return None
+        return sum_money((c.amount for c in self.catch_ups), self.previous.contract.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +249,7 @@ class RevenueBook:
         self._documents: dict[str, RecordedDocument] = {}
         self._payments: dict[str, RecordedPayment] = {}
         self._closes: dict[str, PeriodClose] = {}
+        self._modifications: dict[str, list[RecordedModification]] = {}  # by contract ID, in the order recorded
         self._locked: set[str] = set()
         self._journal: list[JournalEntry] = []
 
@@ -243,6 +287,10 @@ class RevenueBook:
     def active_registration(self, contract_id: str) -> RegisteredContract | None:
         registered = self._active.get(contract_id)
         return None if registered is None else self._contracts[registered]
+
+    def modifications_of(self, contract_id: str) -> tuple[RecordedModification, ...]:
+        """The contract's modifications in the order recorded, withdrawn ones included."""
+        return tuple(self._modifications.get(contract_id, ()))
 
     def legal_entity_of(self, contract_id: str) -> str:
         return self._contracts[self._latest[contract_id]].legal_entity
@@ -344,6 +392,132 @@ class RevenueBook:
             del self._active[registered.contract_id]
         self.changes += 1
         return withdrawn
+
+    # -- modifications -----------------------------------------------------------------------------------------
+
+    def modify(
+        self, amended: Contract, facts: ModificationFacts, effective: date, recorded_by: str
+    ) -> RecordedModification:
+        """Take the registered contract to `amended` (its next version) from `effective` on, with the treatment
+        `facts` call for (`revenue.modifications`). A cumulative catch-up is posted by the first close that reaches
+        the effective date, so a modification recorded ahead of its date never leaks into an earlier period."""
+        registered = self.active_registration(amended.contract_id)
+        if registered is None:
+            raise UnknownContractError(
+                f"contract {amended.contract_id} is not registered with the revenue engine: nothing to modify"
+            )
+        period = self.calendar.period_of(effective)
+        if period.key in self._locked:
+            raise PeriodLockedError(
+                f"contract {amended.contract_id} version {amended.version} takes effect on {effective}, in "
+                f"{period.key}, which is locked"
+            )
+        change = version_change(registered.contract, registered.obligations, amended, effective)
+        plans = {o.obligation_id: self._plans[o.obligation_id] for o in registered.obligations}
+        result = modify_to_version(registered.obligations, plans, change, facts)
+        allocation = version_allocation(change, result, registered.allocation)
+        schedules = {plan.obligation_id: schedule(plan, self.calendar) for plan in result.plans}
+        modified = replace(registered, contract=amended, allocation=allocation)
+        recorded = RecordedModification(
+            contract_id=amended.contract_id,
+            version=amended.version,
+            effective=effective,
+            treatment=result.treatment,
+            catch_ups=result.catch_ups,
+            added=tuple(o.obligation_id for o in change.added),
+            changed=change.changed_ids,
+            recorded_by=recorded_by,
+            previous=registered,
+            previous_plans=plans,
+            documents_before=len(self._documents),
+            closes_before=len(self._closes),
+        )
+        self.ledger = self.ledger.with_obligations(change.obligations)
+        self._contracts[registered.revenue_contract_id] = modified
+        self._lines |= {line.obligation.obligation_id: line for line in allocation.lines}
+        self._plans |= {plan.obligation_id: plan for plan in result.plans}
+        self._schedules |= schedules
+        self._modifications.setdefault(amended.contract_id, []).append(recorded)
+        self.changes += 1
+        return recorded
+
+    def withdraw_modification(self, contract_id: str, recorded_by: str) -> RecordedModification:
+        """Put the contract back at the version before the modification `recorded_by` recorded (a saga undoing
+        its step); refused once anything was billed or recognised on the modification's terms."""
+        position, recorded = self._modification(contract_id, recorded_by)
+        if recorded.status == WITHDRAWN:
+            return recorded
+        self._check_withdrawable(recorded)
+        current = self._contracts[recorded.previous.revenue_contract_id]
+        restored = replace(recorded.previous, status=current.status)
+        plans = {
+            line.obligation.obligation_id: self._plan(line)
+            if line.obligation.is_variable  # usage charged since stays charged
+            else recorded.previous_plans[line.obligation.obligation_id]
+            for line in restored.allocation.lines
+        }
+        withdrawn = replace(recorded, status=WITHDRAWN)
+        self.ledger = self.ledger.without_obligations(recorded.added).with_obligations(restored.obligations)
+        for obligation_id in recorded.added:
+            del self._lines[obligation_id], self._plans[obligation_id], self._schedules[obligation_id]
+        self._contracts[restored.revenue_contract_id] = restored
+        self._lines |= {line.obligation.obligation_id: line for line in restored.allocation.lines}
+        self._plans |= plans
+        self._schedules |= {oid: schedule(plan, self.calendar) for oid, plan in plans.items()}
+        self._modifications[contract_id][position] = withdrawn
+        self.changes += 1
+        return withdrawn
+
+    def _modification(self, contract_id: str, recorded_by: str) -> tuple[int, RecordedModification]:
+        for position, recorded in enumerate(self._modifications.get(contract_id, ())):
+            if recorded.recorded_by == recorded_by:
+                return position, recorded
+        raise UnknownContractError(f"contract {contract_id} has no modification recorded by {recorded_by}")
+
+    def _check_withdrawable(self, recorded: RecordedModification) -> None:
+        name = f"contract {recorded.contract_id} version {recorded.version}"
+        later = [m for m in self._modifications[recorded.contract_id] if m.status == ACTIVE][-1]
+        if later is not recorded:
+            raise ModificationInUseError(
+                f"{name} cannot be withdrawn: version {later.version} was recorded after it; withdraw that first"
+            )
+        documents = list(self._documents.values())[recorded.documents_before :]
+        billed = [d.document_id for d in documents if any(line.obligation_id in recorded.changed for line in d.lines)]
+        billed += [oid for oid in recorded.added if oid in self._usage]
+        if billed:
+            raise ModificationInUseError(
+                f"{name} cannot be withdrawn: {', '.join(billed)} billed what it added or changed; reverse the "
+                "billing (a credit note) and record a modification back to the previous terms instead"
+            )
+        closes = list(self._closes.values())[recorded.closes_before :]
+        recognised = [
+            close.period.key
+            for close in closes
+            if close.period.end >= recorded.effective and close.entries_of(recorded.contract_id)
+        ]
+        if recognised or recorded.caught_up_in is not None:
+            periods = ", ".join(recognised or [str(recorded.caught_up_in)])
+            raise ModificationInUseError(
+                f"{name} cannot be withdrawn: revenue was recognised on its terms in {periods}; record a "
+                "modification back to the previous terms instead"
+            )
+
+    def _catch_ups_due(self, closing: Period) -> tuple[CatchUp, ...]:
+        """Catch-ups of active modifications in force by the end of `closing` not posted yet, booked no earlier than
+        the period's first day (a modification dated in a period closed already lands in this one)."""
+        due = []
+        for contract_id in self._active:
+            for recorded in self._modifications.get(contract_id, ()):
+                if _awaits_catch_up(recorded, closing):
+                    due += [replace(c, booked_on=max(c.booked_on, closing.start)) for c in recorded.catch_ups]
+        return tuple(due)
+
+    def _mark_caught_up(self, closing: Period) -> None:
+        for contract_id in self._active:
+            modifications = self._modifications.get(contract_id, [])
+            for position, recorded in enumerate(modifications):
+                if _awaits_catch_up(recorded, closing):
+                    modifications[position] = replace(recorded, caught_up_in=closing.key)
 
     # -- usage -------------------------------------------------------------------------------------------------
 
@@ -495,13 +669,17 @@ class RevenueBook:
     def recognise(self, period: AccountingPeriod) -> PeriodClose:
         """Recognise every active contract through the end of the calendar period containing `period.end`.
 
-        A period recognised already gives its close again and changes nothing; a locked one is refused.
+        A period recognised already gives its close again and changes nothing; a locked one is refused. The close
+        also posts the cumulative catch-ups of modifications in force by the period's end, so the ERP's journals
+        carry them with the month's revenue.
         """
         closing = self.check_recognisable(period)
         if closing.key in self._closes:
             return self._closes[closing.key]
         schedules = [s for s in self._schedules.values() if s.contract_id in self._active]
-        ledger, entries = close_period(self.ledger, schedules, closing.key) if schedules else (self.ledger, ())
+        ledger, caught_up = post_catch_ups(self.ledger, self._catch_ups_due(closing))
+        ledger, recognised_entries = close_period(ledger, schedules, closing.key) if schedules else (ledger, ())
+        entries = (*caught_up, *recognised_entries)
         recognised = {
             obligation_id: amount - self.ledger.recognised_for(obligation_id)
             for obligation_id, amount in ledger.recognised.items()
@@ -514,6 +692,7 @@ class RevenueBook:
         self.ledger = ledger
         self._closes[closing.key] = close
         self._journal += entries
+        self._mark_caught_up(closing)
         self.changes += 1
         return close
 
@@ -559,6 +738,11 @@ class RevenueBook:
         if line.obligation.is_variable:
             return plan_usage(line, self._usage.get(obligation_id, {}).values())
         return plan_obligation(line)
+
+
+def _awaits_catch_up(recorded: RecordedModification, closing: Period) -> bool:
+    """An active modification in force by the end of `closing` whose catch-ups no close has posted yet."""
+    return recorded.status == ACTIVE and recorded.caught_up_in is None and recorded.effective <= closing.end
 
 
 def _recorded_line(line: DocumentLine) -> RecordedLine:

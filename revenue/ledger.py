@@ -128,6 +128,14 @@ class Ledger:
         updated = {**self.obligations, **{o.obligation_id: o for o in obligations}}
         return replace(self, obligations=updated, by_contract=None)
 
+    def without_obligations(self, obligation_ids: Iterable[str]) -> Ledger:
+        """Drop obligations nothing was billed or recognised for (a withdrawn modification's added lines)."""
+        dropped = set(obligation_ids)
+        if used := sorted(oid for oid in dropped if oid in self.billed or oid in self.recognised):
+            raise ValueError(f"{', '.join(used)} has billings or revenue in the ledger: it cannot be dropped")
+        kept = {oid: o for oid, o in self.obligations.items() if oid not in dropped}
+        return replace(self, obligations=kept, by_contract=None)
+
     @property
     def contract_ids(self) -> tuple[str, ...]:
         return tuple(self._index)

@@ -1,4 +1,5 @@
-"""q2c's built-in ASC 606 engine behind the revenue ports, its events kept in q2c's database.
+"""q2c's built-in ASC 606 engine behind the revenue ports (`RevenuePort`, `RevenueLedgerPort`,
+`RevenueModificationPort`), its events kept in q2c's database.
 
 Every change is an event (`events.EventKind`) appended to the `revenue_events` table; the engine's state, a
 `revenue.book.RevenueBook`, is the fold of those events. It is rebuilt when the engine opens and kept in memory
@@ -6,14 +7,17 @@ after that; before every call the engine reads only the events numbered above th
 several workers on one database see each other's work.
 
 Every method is idempotent through its event: a key already stored returns the outcome stored with it, and the
-same business event under another key (a document, a payment, a period's close or lock) returns the first's.
+same business event under another key (a document, a payment, a period's close or lock, a contract version)
+returns the first's.
 Writers decide on the state they have read and append right after it; if another worker appended first, the
 append collides and the engine reads that worker's events and decides again (so an invoice's journal is always
 computed on the balances it is booked on).
 
 What the book refuses becomes a `PermanentAdapterError` with the category of the team that can fix it: an unknown
 contract or obligation is master data, a locked period a closed period, an allocation the engine cannot make a
-missing mapping (finance fixes the SSPs), anything else invalid data. Database trouble is transient.
+missing mapping (finance fixes the SSPs), a contract version that does not follow the registered one a missing
+amendment reference, a modification that cannot be withdrawn any more a system rejection (finance reverses it by
+hand), anything else invalid data. Database trouble is transient.
 """
 
 from __future__ import annotations
@@ -28,19 +32,22 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.errors import PermanentAdapterError, TransientAdapterError
+from adapters.errors import NotFoundError, PermanentAdapterError, TransientAdapterError
 from adapters.revenue_engine import events
 from adapters.revenue_engine.event_log import EventConflict, RevenueEventLog
 from adapters.revenue_engine.events import EventKind, RevenueEvent
 from adapters.store.database import sqlite_url
+from canonical.amendment import Amendment, ContractOnRecord, ModificationOutcome
 from canonical.billing_documents import BillingDocument, BillingPayment, MeteredUsage, UsageLine
 from canonical.contract import Contract
 from canonical.general_ledger import AccountingPeriod, JournalEntryPosting
+from canonical.money import Money
 from canonical.problems import ExceptionCategory
 from canonical.references import RevenueContractRef, System
 from revenue.allocation import AllocationError
 from revenue.book import (
     WITHDRAWN,
+    ModificationInUseError,
     PeriodClose,
     PeriodLockedError,
     RegisteredContract,
@@ -51,6 +58,7 @@ from revenue.book import (
     revenue_contract_id,
 )
 from revenue.calendar import AccountingCalendar, calendar_months
+from revenue.contract_versions import StaleVersionError
 from revenue.journal import ChartOfAccounts
 from revenue.ledger import ContractBalances
 from revenue.year_end import year_export
@@ -62,10 +70,11 @@ MAX_ATTEMPTS = 20  # appends that lose the race to another worker before giving 
 
 T = TypeVar("T")
 Decision = tuple[list[RevenueEvent], Any]  # the events to append, and the outcome when there are none
+Subject = str | None | Callable[[], str | None]  # a subject, or how to name it on the state just read
 
 
 class BuiltInRevenueEngine:
-    """RevenuePort and RevenueLedgerPort on q2c's own ASC 606 engine, persisted as events.
+    """RevenuePort, RevenueLedgerPort and RevenueModificationPort on q2c's own ASC 606 engine, persisted as events.
 
     `database_url` is an `adapters.store` URL (`sqlite+aiosqlite:///file` or `postgresql+asyncpg://...`, in
     `schema` on PostgreSQL); the default is an in-memory SQLite database, which lasts as long as the engine. The
@@ -219,6 +228,72 @@ class BuiltInRevenueEngine:
         key = events.stored_key(EventKind.PERIOD_LOCKED, idempotency_key)
         await self._write(key, events.locked_subject(period_key), decide, record=f"period {period_key}")
 
+    # -- RevenueModificationPort ---------------------------------------------------------------------------------
+
+    async def contract_on_record(self, contract_id: str) -> ContractOnRecord:
+        """The contract's active registration at its latest version; NotFoundError if it has none."""
+        registered = await self._read(lambda book: book.active_registration(contract_id))
+        if registered is None:
+            raise NotFoundError(System.REVENUE, f"contract {contract_id} is not registered with the revenue engine")
+        return ContractOnRecord(
+            contract=registered.contract,
+            revenue_contract_id=registered.revenue_contract_id,
+            billing_subscription_id=registered.billing_subscription_id,
+        )
+
+    async def record_modification(
+        self, amended: Contract, amendment: Amendment, idempotency_key: str
+    ) -> ModificationOutcome:
+        """Take the registered contract to `amended` (version n + 1, made by `amendment` from version n) with the
+        treatment the amendment's facts call for. The same version recorded already under another key returns
+        that record; a different amendment to a version recorded already is stale and refused."""
+        record = f"amendment {amendment.amendment_id}"
+
+        def subject() -> str:
+            withdrawn = sum(
+                1
+                for recorded in self._book.modifications_of(amended.contract_id)
+                if recorded.version == amended.version and recorded.status == WITHDRAWN
+            )
+            return events.modification_subject(amended.contract_id, amended.version, withdrawn)
+
+        def decide() -> Decision:
+            _check_amendment(amended, amendment)
+            return self._applied([events.contract_modified(idempotency_key, amended, amendment, subject())])
+
+        key = events.stored_key(EventKind.CONTRACT_MODIFIED, idempotency_key)
+        outcome = await self._write(key, subject, decide, record=record)
+        if outcome["amendment_id"] != amendment.amendment_id:
+            raise PermanentAdapterError(
+                System.REVENUE,
+                f"{record}: contract {amended.contract_id} version {amended.version} was recorded already from "
+                f"amendment {outcome['amendment_id']}; amend the contract's current version",
+                ExceptionCategory.MISSING_AMENDMENT_REFERENCE,
+            )
+        catch_up = outcome["catch_up"]
+        return ModificationOutcome(
+            revenue_contract_id=outcome["revenue_contract_id"],
+            treatment=outcome["treatment"],
+            catch_up=None if catch_up is None else Money.model_validate(catch_up),
+        )
+
+    async def withdraw_modification_recorded_by(self, idempotency_key: str) -> str | None:
+        """Put the contract back at the version before the modification this key recorded, if nothing was billed
+        or recognised on its terms since (else PermanentAdapterError); the revenue contract's ID, or None if the key
+        recorded no modification."""
+        recorded_key = events.stored_key(EventKind.CONTRACT_MODIFIED, idempotency_key)
+
+        def decide() -> Decision:
+            recorded = self._outcomes.get(recorded_key)
+            if recorded is None:
+                return [], {"revenue_contract_id": None}
+            return self._applied([events.modification_withdrawn(idempotency_key, recorded["contract_id"])])
+
+        key = events.stored_key(EventKind.MODIFICATION_WITHDRAWN, idempotency_key)
+        outcome = await self._write(key, None, decide, record=f"the modification recorded by {idempotency_key}")
+        withdrawn: str | None = outcome["revenue_contract_id"]
+        return withdrawn
+
     # -- reading, for reports ------------------------------------------------------------------------------------
 
     async def snapshot(self) -> RevenueSnapshot:
@@ -274,7 +349,7 @@ class BuiltInRevenueEngine:
             await self._catch_up(await self._opened())
             return question(self._book)
 
-    async def _write(self, key: str, subject: str | None, decide: Callable[[], Decision], *, record: str) -> Any:
+    async def _write(self, key: str, subject: Subject, decide: Callable[[], Decision], *, record: str) -> Any:
         """The outcome stored under `key` (or `subject`); else decide, append and return the new outcome."""
         async with self._lock:
             log = await self._opened()
@@ -282,8 +357,9 @@ class BuiltInRevenueEngine:
                 await self._catch_up(log)
                 if key in self._outcomes:
                     return self._outcomes[key]
-                if subject is not None and subject in self._subjects:
-                    return self._outcomes[self._subjects[subject]]
+                named = subject() if callable(subject) else subject
+                if named is not None and named in self._subjects:
+                    return self._outcomes[self._subjects[named]]
                 new, outcome = self._decided(decide, record)
                 if not new:
                     return outcome
@@ -351,6 +427,15 @@ async def _transient(operation: Awaitable[T]) -> T:
         raise TransientAdapterError(System.REVENUE, f"the revenue database: {error}") from error
 
 
+def _check_amendment(amended: Contract, amendment: Amendment) -> None:
+    """The amended contract is the version the amendment makes: of its contract, right after the one it amends."""
+    if amendment.contract_id != amended.contract_id or amended.version != amendment.references_version + 1:
+        raise StaleVersionError(
+            f"amendment {amendment.amendment_id} amends {amendment.contract_id} version "
+            f"{amendment.references_version}; it cannot make {amended.contract_id} version {amended.version}"
+        )
+
+
 def _refusal(record: str, error: ValueError) -> PermanentAdapterError:
     """What the engine refused, as a permanent error for the team that can fix it."""
     if isinstance(error, UnknownContractError | UnknownObligationError):
@@ -359,6 +444,10 @@ def _refusal(record: str, error: ValueError) -> PermanentAdapterError:
         category = ExceptionCategory.CLOSED_PERIOD
     elif isinstance(error, AllocationError):
         category = ExceptionCategory.MAPPING_MISSING
+    elif isinstance(error, StaleVersionError):
+        category = ExceptionCategory.MISSING_AMENDMENT_REFERENCE
+    elif isinstance(error, ModificationInUseError):
+        category = ExceptionCategory.SYSTEM_REJECTED
     else:
         category = ExceptionCategory.INVALID_DATA
     message = str(error) if record in str(error) else f"{record}: {error}"

@@ -1,12 +1,14 @@
 """The revenue engine's events as stored rows: what each one says (JSON payload), and how it folds into the book.
 
 A payload holds the event's inputs in canonical JSON (amounts as decimal strings, dates ISO), the `outcome` the
-method returned (so a repeated key gets exactly that back), and for a close the per-contract `detail`. Folding
-replays the inputs through `revenue.book.RevenueBook`, which gives the same book, and the same outcomes, every time.
+method returned (so a repeated key gets exactly that back), for a close the per-contract `detail`, and for a
+contract modification the `treatment` and `catch_ups` the book chose. Folding replays the inputs through
+`revenue.book.RevenueBook`, which gives the same book, and the same outcomes, every time.
 
 Stored keys are the caller's idempotency key under the event's kind (`billing_recorded/<key>`), because a port
 uses one key for a step and its undo. Subjects name the business event itself (`document/in_123`,
-`recognised/2027-03`), so the same document or close recorded under another key finds the first.
+`recognised/2027-03`, `modification/CTR-1/v2`), so the same document, close or contract version recorded under
+another key finds the first.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from canonical.amendment import Amendment
+from canonical.amendment import ModificationFacts as AmendmentFacts
 from canonical.billing_documents import BillingDocument, BillingPayment
 from canonical.contract import Contract
 from canonical.general_ledger import AccountingPeriod
 from canonical.money import Money
-from revenue.book import RevenueBook, usage_month
+from revenue.book import RecordedModification, RevenueBook, usage_month
 from revenue.journal import JournalEntry
+from revenue.modifications import ModificationFacts, Treatment
 from revenue.usage import UsageCharge
 
 MAX_KEY_LENGTH = 255  # the key and subject columns
@@ -37,6 +42,16 @@ class EventKind(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"
     PERIOD_RECOGNISED = "period_recognised"
     PERIOD_LOCKED = "period_locked"
+    CONTRACT_MODIFIED = "contract_modified"
+    MODIFICATION_WITHDRAWN = "modification_withdrawn"
+
+
+# What the revenue port calls each treatment (`canonical.amendment.ModificationOutcome.treatment`).
+TREATMENT_NAMES = {
+    Treatment.SEPARATE_CONTRACT: "separate_contract",
+    Treatment.TERMINATION_AND_NEW_CONTRACT: "prospective",
+    Treatment.CUMULATIVE_CATCH_UP: "cumulative_catch_up",
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,13 @@ def locked_subject(period_key: str) -> str:
     return _fitted(f"locked/{period_key}")
 
 
+def modification_subject(contract_id: str, version: int, withdrawn_before: int = 0) -> str:
+    """`modification/<contract>/v<version>`; once a modification to that version was withdrawn, the next one to it
+    is a new business event: `.../v<version>/2`, and so on."""
+    suffix = f"/{withdrawn_before + 1}" if withdrawn_before else ""
+    return _fitted(f"modification/{contract_id}/v{version}{suffix}")
+
+
 def _fitted(text: str) -> str:
     if len(text) <= MAX_KEY_LENGTH:
         return text
@@ -99,6 +121,23 @@ def contract_registered(key: str, contract: Contract, billing_subscription_id: s
 def contract_withdrawn(key: str, revenue_contract_id: str) -> RevenueEvent:
     payload = {"revenue_contract_id": revenue_contract_id}
     return RevenueEvent(EventKind.CONTRACT_WITHDRAWN, stored_key(EventKind.CONTRACT_WITHDRAWN, key), None, payload)
+
+
+def contract_modified(key: str, amended: Contract, amendment: Amendment, subject: str) -> RevenueEvent:
+    payload = {
+        "contract": amended.model_dump(mode="json"),
+        "amendment": amendment.model_dump(mode="json"),
+        "recorded_by": key,
+    }
+    return RevenueEvent(EventKind.CONTRACT_MODIFIED, stored_key(EventKind.CONTRACT_MODIFIED, key), subject, payload)
+
+
+def modification_withdrawn(key: str, contract_id: str) -> RevenueEvent:
+    """Undo the modification `key` recorded (the payload names it by that key and its contract)."""
+    payload = {"contract_id": contract_id, "recorded_by": key}
+    return RevenueEvent(
+        EventKind.MODIFICATION_WITHDRAWN, stored_key(EventKind.MODIFICATION_WITHDRAWN, key), None, payload
+    )
 
 
 def usage_charge_recorded(key: str, charge: UsageCharge, source: str) -> RevenueEvent:
@@ -161,7 +200,7 @@ def period_locked(key: str, period: AccountingPeriod, period_key: str) -> Revenu
 
 
 def applied(book: RevenueBook, event: RevenueEvent) -> RevenueEvent:
-    """Fold `event` into `book`; the event with its outcome (and a close's per-contract detail) in its payload.
+    """Fold `event` into `book`; the event with its outcome (and a close's or modification's detail) in its payload.
 
     Raises what the book raises when it refuses the event; the book is then unchanged.
     """
@@ -182,6 +221,11 @@ def applied(book: RevenueBook, event: RevenueEvent) -> RevenueEvent:
         outcome = {"reclass": None if recorded.reclass is None else recorded.reclass.model_dump(mode="json")}
     elif event.kind is EventKind.PAYMENT_RECORDED:
         book.record_payment(BillingPayment.model_validate(payload["payment"]))
+    elif event.kind is EventKind.CONTRACT_MODIFIED:
+        outcome, extra = _modified(book, payload)
+    elif event.kind is EventKind.MODIFICATION_WITHDRAWN:
+        withdrawn = book.withdraw_modification(payload["contract_id"], payload["recorded_by"])
+        outcome = {"revenue_contract_id": withdrawn.previous.revenue_contract_id}
     elif event.kind is EventKind.PERIOD_RECOGNISED:
         close = book.recognise(AccountingPeriod.model_validate(payload["period"]))
         outcome = {"period_key": close.period.key, "journals": [j.model_dump(mode="json") for j in close.journals]}
@@ -204,6 +248,43 @@ def entry_json(entry: JournalEntry) -> dict[str, Any]:
         "currency": entry.currency,
         "postings": [{"account": p.account, "amount": str(p.amount.amount)} for p in entry.postings],
     }
+
+
+def _modified(book: RevenueBook, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply a `contract_modified` event; its outcome, and the treatment and catch-ups the book chose."""
+    amended = Contract.model_validate(payload["contract"])
+    amendment = Amendment.model_validate(payload["amendment"])
+    recorded = book.modify(amended, revenue_facts(amendment.facts), amendment.effective_on, payload["recorded_by"])
+    outcome = {
+        "revenue_contract_id": recorded.previous.revenue_contract_id,
+        "treatment": TREATMENT_NAMES[recorded.treatment],
+        "catch_up": None if recorded.catch_up is None else recorded.catch_up.model_dump(mode="json"),
+        "contract_id": recorded.contract_id,
+        "version": recorded.version,
+        "amendment_id": amendment.amendment_id,
+    }
+    return outcome, {"treatment": recorded.treatment.value, "catch_ups": _catch_ups_json(recorded)}
+
+
+def revenue_facts(facts: AmendmentFacts) -> ModificationFacts:
+    """The CRM's modification facts in the revenue engine's terms (the same three answers)."""
+    return ModificationFacts(
+        added_goods_distinct=facts.added_goods_distinct,
+        priced_at_ssp=facts.priced_at_ssp,
+        remaining_goods_distinct=facts.remaining_goods_distinct,
+    )
+
+
+def _catch_ups_json(recorded: RecordedModification) -> list[dict[str, Any]]:
+    return [
+        {
+            "obligation_id": catch_up.obligation_id,
+            "booked_on": catch_up.booked_on.isoformat(),
+            "amount": str(catch_up.amount.amount),
+            "reason": catch_up.reason,
+        }
+        for catch_up in recorded.catch_ups
+    ]
 
 
 def _usage_charge(payload: dict[str, Any]) -> UsageCharge:

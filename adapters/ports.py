@@ -17,6 +17,7 @@ from canonical.amendment import (
     Amendment,
     AppliedBillingChange,
     BillingPreview,
+    ContractOnRecord,
     CrmAmendmentOutcome,
     ModificationOutcome,
 )
@@ -197,6 +198,10 @@ class BillingAmendmentPort(Protocol):
 
 
 class RevenueModificationPort(Protocol):
+    async def contract_on_record(self, contract_id: str) -> ContractOnRecord:
+        """The contract's current version with its revenue and billing references. NotFoundError if unknown."""
+        ...
+
     async def record_modification(
         self, amended: Contract, amendment: Amendment, idempotency_key: str
     ) -> ModificationOutcome:
@@ -217,6 +222,15 @@ class InvoicingPorts:
 
 
 @dataclass(frozen=True)
+class AmendmentPorts:
+    """The systems in their amendment roles (vendor adapters and the built-in revenue engine)."""
+
+    crm: CrmAmendmentPort
+    billing: BillingAmendmentPort
+    revenue: RevenueModificationPort
+
+
+@dataclass(frozen=True)
 class SystemPorts:
     """The four systems one worker talks to."""
 
@@ -225,3 +239,4 @@ class SystemPorts:
     billing: BillingPort
     revenue: RevenuePort
     invoicing: InvoicingPorts | None = None
+    amendments: AmendmentPorts | None = None

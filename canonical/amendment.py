@@ -174,11 +174,13 @@ def _apply(lines: list[ContractLine], change: AmendmentChange, amendment: Amendm
         return [*lines, added]
     if change.kind is ChangeKind.CANCELLATION:
         ends = effective if change.cancellation is CancellationTiming.IMMEDIATE else _next_month(effective)
-        return [_ended(line, ends) for line in lines]
+        return [ended for line in lines if (ended := _ended(line, ends)) is not None]
     line = _line(lines, change, amendment)
     rest = [other for other in lines if other.line_no != line.line_no]
+    ended = _ended(line, effective)
+    kept = [*rest, ended] if ended is not None else rest
     if change.kind is ChangeKind.REMOVE_PRODUCT:
-        return [*rest, _ended(line, effective)]
+        return kept
     if change.kind is ChangeKind.QUANTITY and change.quantity is not None and change.quantity > line.quantity:
         # An increase adds the extra units as a line of their own at the line's price, from the effective date:
         # billing prorates only what was added, and revenue sees added goods (ASC 606-10-25-12).
@@ -197,7 +199,7 @@ def _apply(lines: list[ContractLine], change: AmendmentChange, amendment: Amendm
             "ramp_phases": (),
         }
     )
-    return [*rest, _ended(line, effective), replacement]
+    return [*kept, replacement]
 
 
 def _line(lines: list[ContractLine], change: AmendmentChange, amendment: Amendment) -> ContractLine:
@@ -227,12 +229,12 @@ def _line(lines: list[ContractLine], change: AmendmentChange, amendment: Amendme
     return line
 
 
-def _ended(line: ContractLine, effective: date) -> ContractLine:
-    """The line as it was, serving up to the day before `effective` (a line not yet started: zero days)."""
-    last_day = max(line.service_start, effective - timedelta(days=1))
+def _ended(line: ContractLine, effective: date) -> ContractLine | None:
+    """The line as it was, serving up to the day before `effective`; None when it never served (it started on or
+    after `effective`): it leaves the contract."""
     if line.service_start >= effective:
-        return line.model_copy(update={"service_end": line.service_start, "quantity": Decimal(0)})
-    return line.model_copy(update={"service_end": min(line.service_end, last_day)})
+        return None
+    return line.model_copy(update={"service_end": min(line.service_end, effective - timedelta(days=1))})
 
 
 def _extended(line: ContractLine, old_end: date, new_end: date) -> ContractLine:
@@ -300,3 +302,13 @@ class ModificationOutcome(BaseModel):
     revenue_contract_id: str
     treatment: str = Field(description="separate_contract, prospective or cumulative_catch_up")
     catch_up: Money | None = Field(None, description="Revenue adjusted at the modification date (catch-up only)")
+
+
+class ContractOnRecord(BaseModel):
+    """A contract as q2c's revenue engine holds it now: its current version and the systems' references."""
+
+    model_config = _FROZEN
+
+    contract: Contract
+    revenue_contract_id: str
+    billing_subscription_id: str

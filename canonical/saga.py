@@ -19,6 +19,7 @@ class SagaType(StrEnum):
     INVOICE_TO_REVENUE = "invoice_to_revenue"
     PAYMENT_SETTLED = "payment_settled"
     PERIOD_CLOSE = "period_close"
+    AMENDMENT_TO_INVOICE = "amendment_to_invoice"
 
 
 class SagaStatus(StrEnum):

@@ -44,6 +44,19 @@ class ApprovalPolicy(BaseModel):
         return next((m for m in self.max_total_contract_value if m.currency == currency), None)
 
 
+class AmendmentApprovalPolicy(BaseModel):
+    """When an amendment waits for finance: credits above a threshold, mid-term downgrades, cancellations."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_credit: tuple[Money, ...] = Field(default=(), description="One threshold per currency")
+    mid_term_downgrades: bool = True
+    cancellations: bool = True
+
+    def threshold_for(self, currency: str) -> Money | None:
+        return next((m for m in self.max_credit if m.currency == currency), None)
+
+
 class ClosedPeriodPolicy(StrEnum):
     """What an invoice → revenue saga does when the ERP period of the document's date is closed."""
 
@@ -60,6 +73,7 @@ class SagaPolicy(BaseModel):
     retry_initial_interval: timedelta = timedelta(seconds=1)
     retry_maximum_interval: timedelta = timedelta(minutes=1)
     activity_timeout: timedelta = timedelta(seconds=30)
+    amendment_approval: AmendmentApprovalPolicy = Field(default_factory=AmendmentApprovalPolicy)
     closed_period: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
     period_decision_role: str = "controllership"
 

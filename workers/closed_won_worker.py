@@ -1,7 +1,8 @@
 """A worker for q2c's sagas: the workflows and the activities bound to one set of systems.
 
 Closed-won runs on every set of systems; invoice → revenue, payment-settled and period-close need the systems'
-invoicing roles (`SystemPorts.invoicing`), which the vendor adapters have and the in-memory systems do not.
+invoicing roles (`SystemPorts.invoicing`), and amendments their amendment roles (`SystemPorts.amendments`),
+which the vendor adapters have and the in-memory systems do not.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.amendment import (
+    AmendmentMappingActivities,
+    BillingAmendmentActivities,
+    ContractTurnActivities,
+    CrmAmendmentActivities,
+    RevenueModificationActivities,
+)
 from activities.closed_won import (
     BillingActivities,
     ContractMappingActivities,
@@ -26,15 +34,18 @@ from activities.invoice_to_revenue import (
     GeneralLedgerActivities,
     RevenueLedgerActivities,
 )
-from adapters.ports import InvoicingPorts, SystemPorts
+from adapters.ports import AmendmentPorts, InvoicingPorts, SystemPorts
 from canonical.mapping_rules import MappingRules
+from workflows.amendment_to_invoice import AmendmentToInvoice
 from workflows.closed_won import ClosedWonToSubscription
+from workflows.contract_sequencer import ContractSequencer
 from workflows.invoice_to_revenue import InvoiceToRevenue
 from workflows.payment_settled import PaymentSettled
 from workflows.period_close import PeriodClose
 
 WORKFLOWS: Sequence[type] = (ClosedWonToSubscription,)
 INVOICING_WORKFLOWS: Sequence[type] = (InvoiceToRevenue, PaymentSettled, PeriodClose)
+AMENDMENT_WORKFLOWS: Sequence[type] = (AmendmentToInvoice, ContractSequencer)
 
 
 def closed_won_activities(systems: SystemPorts, rules: MappingRules) -> list[Callable[..., Any]]:
@@ -85,9 +96,30 @@ def invoicing_activities(systems: InvoicingPorts, rules: MappingRules) -> list[C
     ]
 
 
+def amendment_activities(systems: AmendmentPorts, rules: MappingRules, task_queue: str) -> list[Callable[..., Any]]:
+    crm, mapping = CrmAmendmentActivities(systems.crm), AmendmentMappingActivities(rules)
+    billing, revenue = BillingAmendmentActivities(systems.billing), RevenueModificationActivities(systems.revenue)
+    turns = ContractTurnActivities(task_queue)
+    return [
+        crm.read_amendment,
+        crm.write_amendment_outcome_to_crm,
+        mapping.map_amendment,
+        billing.preview_amendment_in_billing,
+        billing.apply_amendment_in_billing,
+        billing.reverse_amendment_in_billing,
+        revenue.read_contract_on_record,
+        revenue.record_modification_in_revenue_engine,
+        revenue.withdraw_modification_from_revenue_engine,
+        turns.request_contract_turn,
+    ]
+
+
 def build_worker(client: Client, task_queue: str, systems: SystemPorts, rules: MappingRules) -> Worker:
     workflows, activities = list(WORKFLOWS), closed_won_activities(systems, rules)
     if systems.invoicing is not None:
         workflows += INVOICING_WORKFLOWS
         activities += invoicing_activities(systems.invoicing, rules)
+    if systems.amendments is not None:
+        workflows += AMENDMENT_WORKFLOWS
+        activities += amendment_activities(systems.amendments, rules, task_queue)
     return Worker(client, task_queue=task_queue, workflows=workflows, activities=activities)

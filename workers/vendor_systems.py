@@ -3,7 +3,7 @@ in-memory ones. Switching from the local emulators to a vendor's own sandbox is 
 
 The revenue role is q2c's built-in engine (`adapters.revenue_engine`), kept as events in q2c's database
 (`Q2C_DATABASE_URL`: a SQLite file by default, PostgreSQL in production), so several workers share it and a
-restart loses nothing. With the vendors, the worker also runs the invoice → revenue sagas.
+restart loses nothing. With the vendors, the worker also runs the invoice → revenue and amendment sagas.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters.netsuite.erp import NetSuiteErp
 from adapters.netsuite.settings import NetSuiteAuthMode, NetSuiteSettings
-from adapters.ports import InvoicingPorts, SystemPorts
+from adapters.ports import AmendmentPorts, InvoicingPorts, SystemPorts
 from adapters.revenue_engine import IN_MEMORY, BuiltInRevenueEngine
 from adapters.salesforce.crm import SalesforceCrm
 from adapters.salesforce.settings import SalesforceSettings
@@ -49,7 +49,10 @@ async def vendor_systems(
     try:
         await revenue.open()
         invoicing = InvoicingPorts(billing=stripe, ledger=netsuite, revenue=revenue, crm=salesforce)
-        yield SystemPorts(crm=salesforce, erp=netsuite, billing=stripe, revenue=revenue, invoicing=invoicing)
+        amendments = AmendmentPorts(crm=salesforce, billing=stripe, revenue=revenue)
+        yield SystemPorts(
+            crm=salesforce, erp=netsuite, billing=stripe, revenue=revenue, invoicing=invoicing, amendments=amendments
+        )
     finally:
         await revenue.aclose()
         await salesforce.aclose()

@@ -1,4 +1,5 @@
-"""Starting the invoice → revenue, payment-settled and period-close sagas, for triggers, the CLI and the demo.
+"""Starting the invoice → revenue, payment-settled, period-close and amendment sagas, for triggers, the CLI and
+the demo.
 
 Workflow IDs come from the billing platform's document IDs and the accounting period, so a redelivered or
 out-of-order event finds the saga already there and starts nothing.
@@ -14,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from canonical.amendment_saga import AmendmentInput
 from canonical.invoice_saga import InvoiceToRevenueInput, PaymentSettledInput, PeriodCloseInput, PeriodDecision
 from canonical.saga import Resubmission
 from canonical.saga_policy import SagaPolicy
@@ -22,6 +24,7 @@ from workflows.closed_won_client import refusals_explained
 INVOICE_TO_REVENUE = "InvoiceToRevenue"
 PAYMENT_SETTLED = "PaymentSettled"
 PERIOD_CLOSE = "PeriodClose"
+AMENDMENT_TO_INVOICE = "AmendmentToInvoice"
 
 
 def invoice_workflow_id(document_id: str) -> str:
@@ -106,3 +109,13 @@ async def choose_period(client: Client, workflow_id: str, decision: PeriodDecisi
         answer: str = await handle.execute_update("decide_period", decision, result_type=str)
         return answer
     raise AssertionError("unreachable")
+
+
+async def start_amendment(client: Client, amendment_id: str, policy: SagaPolicy, task_queue: str) -> StartedWorkflow:
+    """The amendment → invoice saga for a CRM amendment, started once per amendment."""
+    payload = AmendmentInput(amendment_id=amendment_id, policy=policy)
+    return await _start(client, AMENDMENT_TO_INVOICE, payload, amendment_workflow_id(amendment_id), task_queue)
+
+
+def amendment_workflow_id(amendment_id: str) -> str:
+    return f"amendment/{amendment_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from canonical.amendment_saga import AmendmentState
 from canonical.invoice_saga import InvoiceToRevenueState, PaymentSettledState, PeriodCloseState
 from canonical.saga import ClosedWonState, SagaException, SagaStatus
 
@@ -79,3 +80,24 @@ def _parked(status: SagaStatus, exception: SagaException | None, workflow_id: st
     if status is SagaStatus.NEEDS_ATTENTION:
         lines.append(f"Fix the cause, then `q2c retry {workflow_id} --as <user>`.")
     return lines
+
+
+def describe_amendment(state: AmendmentState) -> str:
+    lines = [f"**{state.status.value}** at step `{state.step.value}`", f"Amendment {state.amendment_id}"]
+    if state.contract_id:
+        versions = f" v{state.from_version} → v{state.to_version}" if state.to_version else ""
+        lines.append(f"Contract {state.contract_id}{versions}")
+    if state.preview is not None:
+        lines.append(
+            f"Billing effect {state.preview.total} ("
+            + "; ".join(f"{line.description}: {line.amount}" for line in state.preview.lines)
+            + ")"
+        )
+    if state.approval_reasons:
+        lines.append("Approval needed: " + "; ".join(r.message for r in state.approval_reasons))
+    if state.compensated:
+        lines.append("Compensated: " + ", ".join(state.compensated))
+    workflow_id = f"amendment/{state.amendment_id}"
+    if state.status in (SagaStatus.AWAITING_APPROVAL, SagaStatus.ESCALATED):
+        lines.append(f"Finance: `q2c approve {workflow_id} --as <user>` (or reject).")
+    return "\n\n".join(lines + _parked(state.status, state.exception, workflow_id))

@@ -2,8 +2,8 @@
 
 A failure here means a change would break sagas already running in production: guard it with
 `workflow.patched(...)` or a new worker deployment version, and only then re-record (closed-won:
-`python -m tests.histories.record`; invoice → revenue: `Q2C_RECORD_HISTORIES=1 python -m pytest
-tests/integration/test_invoice_to_revenue_over_http.py`).
+`python -m tests.histories.record`; invoice → revenue and amendments: `Q2C_RECORD_HISTORIES=1 python -m
+pytest tests/integration/test_invoice_to_revenue_over_http.py tests/integration/test_amendment_over_http.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workers.closed_won_worker import INVOICING_WORKFLOWS, WORKFLOWS
+from workers.closed_won_worker import AMENDMENT_WORKFLOWS, INVOICING_WORKFLOWS, WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
@@ -31,13 +31,18 @@ def test_histories_are_committed() -> None:
         "credit_note_period_chosen_by_controllership",
         "payment_settled",
         "period_close",
+        "amendment_reference_expansion",
+        "amendment_stale_then_retried",
+        "amendment_waiting_for_an_earlier_one",
     }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_current_code_replays_the_committed_history(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[*WORKFLOWS, *INVOICING_WORKFLOWS], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, *INVOICING_WORKFLOWS, *AMENDMENT_WORKFLOWS], data_converter=pydantic_data_converter
+    )
 
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
 

@@ -1,0 +1,150 @@
+"""The reference year's mid-July expansion end to end over HTTP: the amendment closes in Salesforce, whose
+Outbound Message (Type Amendment) starts AmendmentToInvoice; it takes the contract's turn, validates against
+the contract on record, previews and applies the change in Stripe (prorated to the second), tells the revenue
+engine, and writes the new version back; the prorated invoice then goes through invoice → revenue once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from adapters.memory.reference_deals import AMENDMENT_OPPORTUNITY, demo_deals, reference_amendment
+from canonical.amendment_saga import AmendmentState
+from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
+from canonical.problems import ExceptionCategory
+from canonical.saga import Resubmission, SagaStatus
+from cli.billing_year import advance, invoices_of
+from sandbox.salesforce.seed import close_opportunity, get_token, seed_salesforce
+from tests.integration.invoicing_stack import Stack, completed, record_history, subscribed
+from workflows.invoice_client import amendment_workflow_id, invoice_workflow_id, retry_parked, start_amendment
+
+
+async def months_until(stack: Stack, moment: datetime) -> None:
+    """Move the test clock a month at a time (Stripe's limit), up to `moment`."""
+    month = 2
+    while datetime(2027, month, 1, tzinfo=UTC) < moment:
+        await advance(stack.stripe, stack.clock, datetime(2027, month, 1, 2, tzinfo=UTC))
+        month += 1
+    await advance(stack.stripe, stack.clock, moment)
+
+
+async def test_the_july_expansion_is_invoiced_prorated_recorded_and_written_back(stack: Stack) -> None:
+    customer = await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    salesforce = stack.sandbox.urls["salesforce"]
+    token = await get_token(salesforce, stack.sandbox.salesforce.client_id, stack.sandbox.salesforce.client_secret)
+
+    await close_opportunity(salesforce, token, AMENDMENT_OPPORTUNITY)
+    state = await completed(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY))
+
+    assert state["status"] == "completed"
+    assert (state["from_version"], state["to_version"]) == (1, 2)
+    assert state["modification"]["treatment"] == "prospective"
+    assert state["preview"]["total"] == {"amount": "3564.51", "currency": "USD"}  # 2,467.74 + 1,096.77
+    [invoice_id] = state["billing_change"]["invoice_ids"]
+    prorated = next(i for i in await invoices_of(stack.stripe, customer) if i.id == invoice_id)
+    assert sorted(line.amount for line in prorated.lines.data) == [109677, 246774]
+    posted = await completed(stack, invoice_workflow_id(invoice_id))
+    assert posted["erp_posting"]["total"] == "3564.51"
+    on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
+    assert on_record.contract.version == 2
+    again = await start_amendment(stack.client, AMENDMENT_OPPORTUNITY, stack.policy["current"], stack.task_queue)
+    assert not again.started
+    await record_history(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY), "amendment_reference_expansion")
+
+
+def another_amendment(opportunity_id: str, version: int, line_no: int, product: str, quantity: int) -> CrmAmendment:
+    """A second change to the reference contract, like the reference amendment but to one line only."""
+    change = CrmAmendmentChangeRecord(
+        change_no=1,
+        change="quantity",
+        product_code=product,
+        line_no=line_no,
+        quantity=Decimal(quantity),
+        net_unit_price=Decimal("2000.00") if product == "PREM-MOD" else Decimal("90.00"),
+    )
+    return reference_amendment().model_copy(
+        update={
+            "opportunity_id": opportunity_id,
+            "name": f"Northwind: {product} to {quantity}",
+            "contract_version": version,
+            "changes": (change,),
+        }
+    )
+
+
+async def seed_and_sign(stack: Stack, *amendments: CrmAmendment) -> None:
+    """Put the amendments in Salesforce (open), then close them all at the same moment."""
+    sandbox = stack.sandbox
+    salesforce, client_id = sandbox.urls["salesforce"], sandbox.salesforce.client_id
+    secret = sandbox.salesforce.client_secret
+    await seed_salesforce(salesforce, client_id, secret, demo_deals(), amendments=amendments)
+    token = await get_token(salesforce, client_id, secret)
+    await asyncio.gather(*(close_opportunity(salesforce, token, a.opportunity_id) for a in amendments))
+
+
+async def test_two_amendments_signed_at_the_same_instant_apply_one_after_the_other_in_version_order(
+    stack: Stack,
+) -> None:
+    await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    second = another_amendment("006NW0000000005", 2, 5, "PREM-MOD", 2)  # made against the version the first makes
+
+    await seed_and_sign(stack, second, reference_amendment())
+    first_state = await completed(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY))
+    second_state = await completed(stack, amendment_workflow_id(second.opportunity_id))
+
+    assert (first_state["from_version"], first_state["to_version"]) == (1, 2)
+    assert (second_state["from_version"], second_state["to_version"]) == (2, 3)
+    assert second_state["preview"]["total"] == {"amount": "1096.77", "currency": "USD"}  # one more module, 17/31
+    on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
+    assert on_record.contract.version == 3
+    subscription = await stack.stripe.v1.subscriptions.retrieve_async(on_record.billing_subscription_id)
+    quantities = sorted((item.price.metadata["line_no"], item.quantity) for item in subscription["items"]["data"])
+    assert quantities == [("1", 100), ("3", None), ("4", 50), ("5", 1), ("6", 1)]
+    await record_history(stack, amendment_workflow_id(second.opportunity_id), "amendment_waiting_for_an_earlier_one")
+
+
+async def test_a_stale_amendment_parks_as_missing_reference_until_fixed_in_the_crm_and_retried(stack: Stack) -> None:
+    await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    await seed_and_sign(stack, reference_amendment())
+    await completed(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY))
+    stale = another_amendment("006NW0000000006", 1, 1, "PLAT-SEAT", 110)  # drafted before the expansion
+
+    await seed_and_sign(stack, stale)
+    workflow_id = amendment_workflow_id(stale.opportunity_id)
+    parked = await parked_state(stack, workflow_id)
+
+    assert parked.exception is not None
+    assert parked.exception.category is ExceptionCategory.MISSING_AMENDMENT_REFERENCE
+    assert "references_version" in parked.exception.message or "contract_version" in parked.exception.message
+    assert (await stack.revenue.contract_on_record("CTR-006NW0000000001")).contract.version == 2  # nothing guessed
+    fixed = stale.model_copy(update={"contract_version": 2})
+    sandbox = stack.sandbox
+    await seed_salesforce(
+        sandbox.urls["salesforce"],
+        sandbox.salesforce.client_id,
+        sandbox.salesforce.client_secret,
+        demo_deals(),
+        amendments=(fixed,),
+    )
+    await retry_parked(stack.client, workflow_id, Resubmission(requested_by="olga.ops", note="now against v2"))
+    state = await completed(stack, workflow_id)
+    assert (state["from_version"], state["to_version"]) == (2, 3)
+    await record_history(stack, workflow_id, "amendment_stale_then_retried")
+
+
+async def parked_state(stack: Stack, workflow_id: str) -> AmendmentState:
+    handle = stack.client.get_workflow_handle(workflow_id)
+    for _ in range(300):
+        try:
+            state = AmendmentState.model_validate(await handle.query("state"))
+            if state.status is SagaStatus.NEEDS_ATTENTION:
+                return state
+        except Exception as error:  # not started yet: the Outbound Message is on its way
+            if "not found" not in str(error).lower():
+                raise
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} never parked")

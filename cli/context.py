@@ -19,7 +19,7 @@ from cli import output
 from workers.config_files import load_mapping_rules, load_saga_policy, mapping_rules_path, saga_policy_path
 from workers.dev_server import workflow_ui_url
 from workers.temporal_settings import TemporalSettings, connect_temporal, load_temporal_settings
-from workflows.closed_won import WORKFLOW_ID_PREFIX, workflow_id_for
+from workflows.closed_won import workflow_id_for
 
 DEFAULTS = TemporalSettings()
 
@@ -113,8 +113,9 @@ def seeded_systems() -> InMemorySystems:
 
 
 def saga_id(saga: str) -> str:
-    """The workflow ID for SAGA, which may be the workflow ID or the bare opportunity ID."""
-    return saga if saga.startswith(WORKFLOW_ID_PREFIX) else workflow_id_for(saga)
+    """The workflow ID for SAGA, which may be a workflow ID (`closed-won/...`, `amendment/...`) or the bare
+    opportunity ID of a closed-won deal."""
+    return saga if "/" in saga else workflow_id_for(saga)
 
 
 def ui_link(settings: TemporalSettings, workflow_id: str) -> str:

@@ -15,7 +15,7 @@ from canonical.saga import SagaStatus
 from canonical.saga_policy import SagaPolicy
 from cli import output
 from cli.context import IN_MEMORY_NOTE, Globals, q2c_command
-from cli.demo_vendors import demo_over_http
+from cli.demo_vendors import REPORTS_DIR, demo_over_http
 from cli.sandbox import SQLITE_FILES
 from cli.stacks import MemoryStack, dev_server_options, embedded_stack, require_free_ports
 from cli.story import (
@@ -46,7 +46,9 @@ async def demo(args: argparse.Namespace) -> int:
     if args.systems == "sandbox":
         return await demo_over_http(args, options, opts, rules, policy)
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
-    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME))  # a run with --systems sandbox left those
+    clean_state_dir(
+        opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR)
+    )  # a run with --systems sandbox left those
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
     output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")

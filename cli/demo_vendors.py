@@ -11,11 +11,19 @@ from pathlib import Path
 
 import httpx
 import stripe
+from temporalio.service import RPCError
 
-from adapters.memory.reference_deals import NON_STANDARD_OPPORTUNITY, non_standard_deal, reference_deal
+from adapters.memory.reference_deals import (
+    AMENDMENT_OPPORTUNITY,
+    NON_STANDARD_OPPORTUNITY,
+    non_standard_deal,
+    reference_amendment,
+    reference_deal,
+)
 from adapters.netsuite.erp import NetSuiteErp
 from adapters.revenue_engine import BuiltInRevenueEngine
 from adapters.store.database import sqlite_url
+from canonical.amendment_saga import AmendmentState
 from canonical.crm_deal import CrmDeal
 from canonical.mapping_rules import MappingRules
 from canonical.saga import ClosedWonState, SagaStatus
@@ -23,7 +31,8 @@ from canonical.saga_policy import SagaPolicy
 from cli import output
 from cli.billing_year import CONTRACT_START
 from cli.context import SANDBOX_NOTE, Globals, seeded_opportunities
-from cli.revenue_report import export_year, trial_balance_comparison, year_report
+from cli.revenue_report import contract_lineage, export_year, trial_balance_comparison, year_report
+from cli.revenue_year import Amendment as YearAmendment
 from cli.revenue_year import RevenueYear
 from cli.sandbox import SQLITE_FILES
 from cli.stacks import VendorStack, require_free_ports, require_free_sandbox_ports, sandbox_options, vendor_stack
@@ -47,6 +56,7 @@ from sandbox.salesforce.seed import SeedError, close_opportunity, get_token
 from workers.dev_server import DevServerOptions
 from workers.vendor_systems import DATABASE_FILE_NAME
 from workflows.closed_won import workflow_id_for
+from workflows.invoice_client import amendment_workflow_id
 
 STAGES = 6
 YEAR_END = datetime(2028, 1, 21, tzinfo=UTC)  # the last invoice (December's usage) paid
@@ -59,7 +69,7 @@ async def demo_over_http(
     task_queue = options.settings().task_queue
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
     require_free_sandbox_ports(args, opts)
-    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME))
+    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR))
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
     output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")
@@ -189,6 +199,11 @@ async def billing_year(
     async def close_erp_period(month: date) -> None:
         await close_period(netsuite, f"{month:%Y-%m}")
 
+    async def close_amendment() -> str:
+        owner = reference_amendment().owner or "the owner"
+        await close_in_salesforce(stack, AMENDMENT_OPPORTUNITY, owner)
+        return amendment_workflow_id(AMENDMENT_OPPORTUNITY)
+
     year = RevenueYear(
         client=stack.client,
         task_queue=stack.settings.task_queue,
@@ -197,6 +212,7 @@ async def billing_year(
         customers=customers,
         usage_customer=northwind,
         close_erp_period=close_erp_period,
+        amendment=YearAmendment(reference_amendment_effective(), close_amendment),
     )
     began = time.monotonic()
     try:
@@ -217,6 +233,7 @@ async def year_end(stack: VendorStack, state_dir: Path) -> list[str]:
     if not isinstance(revenue, BuiltInRevenueEngine) or invoicing is None:
         return ["the worker has no revenue engine to report from"]
     block(await year_report(revenue, CONTRACT_START.year))
+    block(["", *await contract_lineage(revenue, REFERENCE_CONTRACT, CONTRACT_START.year, await versions(stack))])
     erp = invoicing.ledger
     assert isinstance(erp, NetSuiteErp)
     through = await erp.accounting_period_for(YEAR_END.date())
@@ -224,7 +241,7 @@ async def year_end(stack: VendorStack, state_dir: Path) -> list[str]:
         await erp.cumulative_trial_balance(through), await revenue.balances_by_account()
     )
     block(["", f"Trial balance through {through.name}: NetSuite against the revenue engine", *comparison])
-    files = await export_year(revenue, CONTRACT_START.year, state_dir / "reports")
+    files = await export_year(revenue, CONTRACT_START.year, state_dir / REPORTS_DIR)
     block(
         [
             "",
@@ -235,3 +252,45 @@ async def year_end(stack: VendorStack, state_dir: Path) -> list[str]:
     database = sqlite_url(state_dir / DATABASE_FILE_NAME).replace("+aiosqlite", "")
     step(f"(again: `q2c revenue --year {CONTRACT_START.year} --database {database} --export DIR`)")
     return [f"the ERP and the revenue engine disagree: {d}" for d in differences]
+
+
+def reference_amendment_effective() -> datetime:
+    effective = reference_amendment().effective
+    assert effective is not None  # the scenario states it
+    return effective
+
+
+REPORTS_DIR = "reports"
+REFERENCE_CONTRACT = f"CTR-{reference_deal().opportunity.opportunity_id}"
+
+
+async def versions(stack: VendorStack) -> list[tuple[str, str]]:
+    """What made each version of the reference contract: its closed-won saga, then its amendment's."""
+    made = []
+    closed_won = ClosedWonState.model_validate(
+        await stack.client.get_workflow_handle(workflow_id_for(reference_deal().opportunity.opportunity_id)).result()
+    )
+    made.append(
+        (
+            "v1",
+            f"{workflow_id_for(closed_won.opportunity_id)}: total contract value "
+            f"{output.money(closed_won.total_contract_value)}",
+        )
+    )
+    try:
+        amendment = AmendmentState.model_validate(
+            await stack.client.get_workflow_handle(amendment_workflow_id(AMENDMENT_OPPORTUNITY)).result()
+        )
+    except RPCError:
+        return made
+    treatment = amendment.modification.treatment if amendment.modification else "-"
+    effect = output.money(amendment.preview.total) if amendment.preview else "-"
+    effective = amendment.amendment.effective_on if amendment.amendment else "-"
+    made.append(
+        (
+            f"v{amendment.to_version}",
+            f"{amendment_workflow_id(amendment.amendment_id)}: effective {effective}, "
+            f"billed at once {effect}, ASC 606 treatment {treatment}",
+        )
+    )
+    return made

@@ -112,3 +112,27 @@ async def revenue(args: argparse.Namespace) -> int:
             for path in (files.json, files.waterfall_csv, files.rollforward_csv, files.chart):
                 output.say(f"wrote {path}")
     return 0
+
+
+async def contract_lineage(
+    engine: BuiltInRevenueEngine, contract_id: str, year: int, versions: list[tuple[str, str]]
+) -> list[str]:
+    """Original → amendments → invoices → revised schedule, for one contract. `versions`: (label, what) per
+    version, from the sagas that made them."""
+    lines = [f"Contract {contract_id}: its lineage"]
+    lines += [f"  {label:<4} {what}" for label, what in versions]
+    exported = await engine.year_export(date(year, 1, 1), date(year + 1, 12, 31))
+    documents = [d for d in exported["documents"] if d["contract_id"] == contract_id]
+    lines.append(f"  invoices ({len(documents)}):")
+    for document in documents:
+        total = sum((Decimal(line["amount"]) for line in document["lines"]), Decimal(0))
+        obligations = ", ".join(sorted({line["obligation_id"].rsplit("#", 1)[1] for line in document["lines"]}))
+        lines.append(
+            f"    {document['issued_on']}  {document['document_id']}  {total:>10,.2f} {document['currency']}"
+            f"  (lines {obligations})"
+        )
+    snapshot = await engine.snapshot()
+    schedules = [s for s in snapshot.schedules if s.contract_id == contract_id]
+    waterfall = revenue_waterfall(schedules, snapshot.calendar, f"{year}-01", f"{year}-12", by_obligation=True)
+    lines += ["  revised schedule: revenue by obligation (#line) and month", *waterfall_text(waterfall).splitlines()]
+    return lines

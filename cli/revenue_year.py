@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -48,6 +48,15 @@ PAID_OUT_OF_BAND: Any = {"paid_out_of_band": True}  # a bank transfer, recorded 
 POLL_SECONDS = 0.2
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """A mid-term change the year makes: at `effective`, `close_in_crm()` closes it in the CRM (which starts its
+    saga) and returns the saga's workflow ID."""
+
+    effective: datetime
+    close_in_crm: Callable[[], Awaitable[str]]
+
+
 @dataclass
 class YearSoFar:
     documents: set[str] = field(default_factory=set)  # invoices whose saga completed
@@ -64,6 +73,7 @@ class RevenueYear:
     customers: Mapping[str, str]  # name → Stripe customer ID
     usage_customer: str
     close_erp_period: Callable[[date], Any]  # awaitable: closes the ERP period starting that day
+    amendment: Amendment | None = None
 
     async def run(self, last_month: date) -> YearSoFar:
         clock = self.billing.test_clock
@@ -84,13 +94,17 @@ class RevenueYear:
         self, stripe_api: stripe.StripeClient, clock: str, year: YearSoFar, start: datetime, calls: int
     ) -> None:
         began = time.monotonic()
-        now = await advance(stripe_api, clock, start.replace(day=USAGE_DAY))
-        await report_usage(
-            stripe_api, self.billing.usage_meter_event_name, self.usage_customer, f"{start:%Y-%m}", calls, now
-        )
-        paid = await self._pay_due_invoices(stripe_api, clock, start.replace(day=PAYMENT_DAY))
-        await self._settle(stripe_api, year)
+        usage_day = start.replace(day=USAGE_DAY)
+        paid = await self._pay_due_invoices(stripe_api, clock, until=usage_day)
+        now = await advance(stripe_api, clock, usage_day)
+        amended = ""
+        if self.amendment is not None and start <= self.amendment.effective < next_month(start):
+            amended = await self._amend(stripe_api, clock, year)
+        meter_event = self.billing.usage_meter_event_name
+        await report_usage(stripe_api, meter_event, self.usage_customer, f"{start:%Y-%m}", calls, now)
         last_day = next_month(start) - timedelta(days=1)
+        paid += await self._pay_due_invoices(stripe_api, clock, until=last_day.replace(hour=CLOSE_HOUR))
+        await self._settle(stripe_api, year)
         await advance(stripe_api, clock, last_day.replace(hour=CLOSE_HOUR))
         close = await self._close(start.date())
         year.closes.append(close)
@@ -100,28 +114,41 @@ class RevenueYear:
         journals = ", ".join(f"{j.external_id} {j.total}" for j in close.journals) or "nothing to recognise"
         step(
             f"{start:%Y-%m}  {calls:>9,} API calls · {paid} payment(s) applied · closed: {journals} · "
-            f"{issued} new invoice(s) posted  ({time.monotonic() - began:.1f} s)"
+            f"{issued} new invoice(s) posted  ({time.monotonic() - began:.1f} s){amended}"
         )
+
+    async def _amend(self, stripe_api: stripe.StripeClient, clock: str, year: YearSoFar) -> str:
+        """Close the amendment in the CRM at its effective moment and wait for its saga and its invoice's."""
+        assert self.amendment is not None
+        await advance(stripe_api, clock, self.amendment.effective)
+        workflow_id = await self.amendment.close_in_crm()
+        await self._completed(workflow_id)
+        await self._settle(stripe_api, year)
+        return f"\n               {self.amendment.effective:%Y-%m-%d} amendment: saga {workflow_id} completed"
 
     async def _after_the_term(
         self, stripe_api: stripe.StripeClient, clock: str, year: YearSoFar, first: datetime
     ) -> None:
         """The last usage invoice comes on the day after the term; it is paid 20 days later like the others."""
-        paid = await self._pay_due_invoices(stripe_api, clock, first.replace(day=PAYMENT_DAY))
+        paid = await self._pay_due_invoices(stripe_api, clock, until=first.replace(day=PAYMENT_DAY, hour=1))
         await self._settle(stripe_api, year)
         step(f"{first:%Y-%m}  after the term: {paid} payment(s) applied (the ERP period stays open)")
 
-    async def _pay_due_invoices(self, stripe_api: stripe.StripeClient, clock: str, on: datetime) -> int:
-        """Move the clock to `on` and pay every open invoice issued at least 20 days before."""
-        now = await advance(stripe_api, clock, on)
-        due_by = (now - PAYMENT_DELAY).date()  # by day, as the scenario counts: issued on the 1st, paid the 21st
-        paid = 0
+    async def _pay_due_invoices(self, stripe_api: stripe.StripeClient, clock: str, until: datetime) -> int:
+        """Pay every open invoice on its due day (20 days after the day it was issued) before `until`, moving the
+        clock to each due day in turn."""
+        due: dict[date, list[str]] = {}
         for customer in self.customers.values():
             for invoice in await invoices_of(stripe_api, customer):
                 finalized = invoice.status_transitions.finalized_at
-                if invoice.status == "open" and finalized is not None and utc(finalized).date() <= due_by:
-                    await call(lambda i=invoice.id: stripe_api.v1.invoices.pay_async(i, params=PAID_OUT_OF_BAND))  # type: ignore[misc]
-                    paid += 1
+                if invoice.status == "open" and finalized is not None:
+                    due.setdefault(utc(finalized).date() + PAYMENT_DELAY, []).append(invoice.id)
+        paid = 0
+        for day in sorted(d for d in due if datetime(d.year, d.month, d.day, tzinfo=UTC) < until):
+            await advance(stripe_api, clock, datetime(day.year, day.month, day.day, tzinfo=UTC))
+            for invoice_id in due[day]:
+                await call(lambda i=invoice_id: stripe_api.v1.invoices.pay_async(i, params=PAID_OUT_OF_BAND))  # type: ignore[misc]
+                paid += 1
         return paid
 
     async def _settle(self, stripe_api: stripe.StripeClient, year: YearSoFar) -> int:

@@ -51,7 +51,8 @@ def block(lines: Sequence[str]) -> None:
 
 def clean_state_dir(state_dir: Path, also: Sequence[str] = ()) -> None:
     """Delete the demo's state dir so every run tells the same story, but only if the demo made it: only the
-    dev server's SQLite file and log, and files whose names start with one of `also`, may be in it."""
+    dev server's SQLite file and log, files whose names start with one of `also` and folders named in `also` may
+    be in it."""
     if not state_dir.exists():
         return
     if not state_dir.is_dir():
@@ -61,6 +62,7 @@ def clean_state_dir(state_dir: Path, also: Sequence[str] = ()) -> None:
         entry.name
         for entry in state_dir.iterdir()
         if not (entry.is_file() and (entry.name.startswith(ours) or entry.name == LOG_FILE_NAME))
+        and not (entry.is_dir() and entry.name in also)
     )
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")

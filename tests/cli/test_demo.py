@@ -97,22 +97,27 @@ def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(
     # every invoice and payment through its own saga (started by Stripe's webhooks at the receiver).
     assert re.search(r"2027-01    800,000 API calls · 2 payment\(s\) applied · closed: q2c-close-2027-01-US01-USD", out)
     assert re.search(r"2027-02  1,200,000 API calls · 2 payment\(s\) applied", out)
-    assert "25 invoices posted, 25 payments applied, 12 months closed" in out
+    assert "26 invoices posted, 26 payments applied, 12 months closed" in out
+    # The mid-July expansion: its saga (started by the amendment's Outbound Message), prorated at once.
+    assert "2027-07-15 amendment: saga amendment/006NW0000000002 completed" in out
+    lineage = "v2   amendment/006NW0000000002: effective 2027-07-15, billed at once 3,564.51 USD, ASC 606 treatment"
+    assert f"{lineage} prospective" in out
+    assert re.search(r"2027-07-15  in_\w+\s+3,564\.51 USD  \(lines 4, 5\)", out)
     # Revenue: Northwind's year recognises exactly what it was invoiced; the ERP agrees with the engine.
-    assert re.search(r"CTR-006NW0000000001 .* 134,400\.00\n", out)
-    assert re.search(r"Total\s+2027-12\s+419\.60\s+26,500\.00\s+26,919\.60\s+0\.00", out)
+    assert re.search(r"CTR-006NW0000000001 .* 170,464\.51\n", out)  # 134,400.00 + 36,064.51 for the expansion
+    assert re.search(r"Total\s+2027-12\s+496\.06\s+33,000\.00\s+33,496\.06\s+0\.00", out)
     trial_balance = out[out.index("Trial balance through Jan 2028") :]
     assert re.search(r"4100\s+Professional services revenue\s+-16,043\.48\s+-16,043\.48\s+yes", trial_balance)
-    assert re.search(r"1000\s+Cash\s+344,400\.00\s+344,400\.00\s+yes", trial_balance)
+    assert re.search(r"1000\s+Cash\s+380,464\.51\s+380,464\.51\s+yes", trial_balance)
     assert " NO\n" not in trial_balance[: trial_balance.index("The year, to check")]
     exported = json.loads((state_dir / "reports" / "revenue-2027.json").read_text(encoding="utf-8"))
-    assert len(exported["documents"]) == 24  # those issued in 2027: the 25th, December's usage, is dated 2028-01-01
+    assert len(exported["documents"]) == 25  # those issued in 2027: the 26th, December's usage, is dated 2028-01-01
     assert (state_dir / "reports" / "revenue-2027.svg").read_text(encoding="utf-8").startswith("<?xml")
     northwind = out[out.index("Northwind Analytics Inc.  (CRM account 001NW0000000001, test clock") :]
     invoices = re.search(r"Invoices \((\d+);", northwind)
     assert invoices is not None
     assert int(invoices.group(1)) >= 12
-    assert "invoiced in all: 134,400.00 USD = 108,000.00 in advance + 11,400.00 usage + 15,000.00 one-time" in out
+    assert "invoiced in all: 170,464.51 USD = 144,064.51 in advance + 11,400.00 usage + 15,000.00 one-time" in out
     assert "Oct 2027: 2,400,000 units, 2,800.00" in out
     # Salesforce holds the outcome the sagas wrote back; NetSuite holds both customers.
     assert "Q2C_Status__c               completed" in out

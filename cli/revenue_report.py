@@ -101,6 +101,9 @@ def trial_balance_comparison(erp: dict[str, Decimal], engine: dict[str, Decimal]
 async def revenue(args: argparse.Namespace) -> int:
     """`q2c revenue`: the year's report from q2c's database, and its exports with --export."""
     database = args.database or database_url_from_env(Path(".q2c/worker"))
+    sqlite_file = _sqlite_file(database)
+    if sqlite_file is not None and not sqlite_file.exists():  # opening would create (and migrate) an empty one
+        raise CliError(f"no q2c database at {sqlite_file} (run `q2c demo` first, or pass --database)")
     async with BuiltInRevenueEngine(database) as engine:
         if not (await engine.snapshot()).schedules:
             raise CliError(f"the revenue engine at {database} has no contracts (run `q2c demo` first?)")
@@ -136,3 +139,11 @@ async def contract_lineage(
     waterfall = revenue_waterfall(schedules, snapshot.calendar, f"{year}-01", f"{year}-12", by_obligation=True)
     lines += ["  revised schedule: revenue by obligation (#line) and month", *waterfall_text(waterfall).splitlines()]
     return lines
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a `sqlite:///...` URL (either spelling), or None for another database."""
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix) and len(url) > len(prefix):
+            return Path(url.removeprefix(prefix))
+    return None

@@ -113,6 +113,16 @@ def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(
     exported = json.loads((state_dir / "reports" / "revenue-2027.json").read_text(encoding="utf-8"))
     assert len(exported["documents"]) == 25  # those issued in 2027: the 26th, December's usage, is dated 2028-01-01
     assert (state_dir / "reports" / "revenue-2027.svg").read_text(encoding="utf-8").startswith("<?xml")
+    # `q2c revenue` reads the same books back from the demo's database and exports them again, identically.
+    again = q2c(
+        "revenue", "--year", "2027", "--database", f"sqlite:///{state_dir / 'q2c.sqlite'}", "--export", str(tmp_path)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Revenue waterfall 2027" in again.stdout
+    assert json.loads((tmp_path / "revenue-2027.json").read_text(encoding="utf-8")) == exported
+    missing = q2c("revenue", "--year", "2027", "--database", f"sqlite:///{tmp_path / 'none.sqlite'}")
+    assert missing.returncode == 2 and "no q2c database at" in missing.stderr
+    assert not (tmp_path / "none.sqlite").exists()
     northwind = out[out.index("Northwind Analytics Inc.  (CRM account 001NW0000000001, test clock") :]
     invoices = re.search(r"Invoices \((\d+);", northwind)
     assert invoices is not None

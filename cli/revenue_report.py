@@ -48,8 +48,8 @@ class YearFiles:
     chart: Path
 
 
-async def year_report(engine: BuiltInRevenueEngine, year: int) -> list[str]:
-    """The waterfall per contract and the roll-forward totals of `year`, as text lines."""
+async def year_report(engine: BuiltInRevenueEngine, year: int, *, totals_only: bool = True) -> list[str]:
+    """The waterfall per contract and the roll-forward of `year` (in total, or per contract and in total)."""
     snapshot = await engine.snapshot()
     first, last = f"{year}-01", f"{year}-12"
     waterfall = revenue_waterfall(snapshot.schedules, snapshot.calendar, first, last)
@@ -59,7 +59,7 @@ async def year_report(engine: BuiltInRevenueEngine, year: int) -> list[str]:
         *waterfall_text(waterfall).splitlines(),
         "",
         "Deferred-revenue roll-forward (net contract position: liability − asset; opening + billings − recognised)",
-        *rollforward_text(rollforward, totals_only=True).splitlines(),
+        *rollforward_text(rollforward, totals_only=totals_only).splitlines(),
     ]
 
 
@@ -107,7 +107,7 @@ async def revenue(args: argparse.Namespace) -> int:
     async with BuiltInRevenueEngine(database) as engine:
         if not (await engine.snapshot()).schedules:
             raise CliError(f"the revenue engine at {database} has no contracts (run `q2c demo` first?)")
-        for line in await year_report(engine, args.year):
+        for line in await year_report(engine, args.year, totals_only=False):
             output.say(line)
         if args.export is not None:
             files = await export_year(engine, args.year, args.export)

@@ -119,6 +119,7 @@ def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(
     )
     assert again.returncode == 0, again.stderr
     assert "Revenue waterfall 2027" in again.stdout
+    assert re.search(r"CTR-006NW0000000001\s+2027-07\s", again.stdout)  # the roll-forward per contract too
     assert json.loads((tmp_path / "revenue-2027.json").read_text(encoding="utf-8")) == exported
     missing = q2c("revenue", "--year", "2027", "--database", f"sqlite:///{tmp_path / 'none.sqlite'}")
     assert missing.returncode == 2 and "no q2c database at" in missing.stderr

@@ -6,15 +6,19 @@ engine, and writes the new version back; the prorated invoice then goes through 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
 from adapters.memory.reference_deals import AMENDMENT_OPPORTUNITY, demo_deals, reference_amendment
 from canonical.amendment_saga import AmendmentState
 from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.problems import ExceptionCategory
-from canonical.saga import Resubmission, SagaStatus
+from canonical.saga import ApprovalDecision, Resubmission, SagaStatus
 from cli.billing_year import advance, invoices_of
+from sandbox.faults import FaultConfig, FaultRule
 from sandbox.salesforce.seed import close_opportunity, get_token, seed_salesforce
 from tests.integration.invoicing_stack import Stack, completed, record_history, subscribed
 from workflows.invoice_client import amendment_workflow_id, invoice_workflow_id, retry_parked, start_amendment
@@ -115,7 +119,7 @@ async def test_a_stale_amendment_parks_as_missing_reference_until_fixed_in_the_c
 
     await seed_and_sign(stack, stale)
     workflow_id = amendment_workflow_id(stale.opportunity_id)
-    parked = await parked_state(stack, workflow_id)
+    parked = await state_when(stack, workflow_id, SagaStatus.NEEDS_ATTENTION)
 
     assert parked.exception is not None
     assert parked.exception.category is ExceptionCategory.MISSING_AMENDMENT_REFERENCE
@@ -136,15 +140,130 @@ async def test_a_stale_amendment_parks_as_missing_reference_until_fixed_in_the_c
     await record_history(stack, workflow_id, "amendment_stale_then_retried")
 
 
-async def parked_state(stack: Stack, workflow_id: str) -> AmendmentState:
+async def test_a_mid_term_downgrade_waits_for_finance_then_credits_the_unused_seats(stack: Stack) -> None:
+    await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    fewer = another_amendment("006NW0000000007", 1, 1, "PLAT-SEAT", 80)
+
+    await seed_and_sign(stack, fewer)
+    workflow_id = amendment_workflow_id(fewer.opportunity_id)
+    waiting = await state_when(stack, workflow_id, SagaStatus.AWAITING_APPROVAL)
+
+    assert [reason.rule for reason in waiting.approval_reasons] == ["downgrade"]
+    assert waiting.preview is not None and waiting.preview.total.is_negative  # 20 seats for 17/31 of July back
+    assert (await stack.revenue.contract_on_record("CTR-006NW0000000001")).contract.version == 1  # nothing yet
+    with pytest.raises(WorkflowUpdateFailedError):  # the deal owner may not approve their own amendment
+        await stack.client.get_workflow_handle(workflow_id).execute_update(
+            "decide", ApprovalDecision(approver="sam.seller", approved=True)
+        )
+    await stack.client.get_workflow_handle(workflow_id).execute_update(
+        "decide", ApprovalDecision(approver="fiona.finance", approved=True, note="retention")
+    )
+    state = await completed(stack, workflow_id)
+
+    assert (state["from_version"], state["to_version"]) == (1, 2)
+    [credit_note] = state["billing_change"]["credit_note_ids"]
+    posted = await completed(stack, invoice_workflow_id(credit_note))
+    assert posted["kind"] == "credit_note" and posted["erp_posting"]["record_type"] == "creditMemo"
+
+
+async def state_when(stack: Stack, workflow_id: str, wanted: SagaStatus | None) -> AmendmentState:
+    """The saga's state once it has status `wanted` (None: once it exists)."""
     handle = stack.client.get_workflow_handle(workflow_id)
     for _ in range(300):
         try:
             state = AmendmentState.model_validate(await handle.query("state"))
-            if state.status is SagaStatus.NEEDS_ATTENTION:
+            if wanted is None or state.status is wanted:
                 return state
         except Exception as error:  # not started yet: the Outbound Message is on its way
             if "not found" not in str(error).lower():
                 raise
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{workflow_id} never parked")
+    raise AssertionError(f"{workflow_id} never reached {wanted}")
+
+
+CHANGES = {
+    "term_extension": (CrmAmendmentChangeRecord(change_no=1, change="term_extension", term_end=date(2028, 6, 30)), []),
+    "cancellation": (
+        CrmAmendmentChangeRecord(change_no=1, change="cancellation", cancellation="period_end"),
+        ["cancellation"],
+    ),
+    "remove_product": (
+        CrmAmendmentChangeRecord(change_no=1, change="remove_product", product_code="API-OVG", line_no=3),
+        ["downgrade"],
+    ),
+    "price": (
+        CrmAmendmentChangeRecord(
+            change_no=1, change="price", product_code="PLAT-SEAT", line_no=1, net_unit_price=Decimal("95.00")
+        ),
+        ["downgrade"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CHANGES))
+async def test_each_kind_of_change_reaches_billing_and_revenue(stack: Stack, kind: str) -> None:
+    await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    change, approvals = CHANGES[kind]
+    amendment = reference_amendment().model_copy(
+        update={"opportunity_id": "006NW0000000008", "name": f"Northwind: {kind}", "changes": (change,)}
+    )
+
+    await seed_and_sign(stack, amendment)
+    workflow_id = amendment_workflow_id(amendment.opportunity_id)
+    if approvals:
+        waiting = await state_when(stack, workflow_id, SagaStatus.AWAITING_APPROVAL)
+        assert [reason.rule for reason in waiting.approval_reasons] == approvals
+        decision = ApprovalDecision(approver="fiona.finance", approved=True)
+        await stack.client.get_workflow_handle(workflow_id).execute_update("decide", decision)
+    state = await completed(stack, workflow_id)
+
+    assert (state["status"], state["to_version"]) == ("completed", 2)
+    on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
+    assert on_record.contract.version == 2
+    subscription = await stack.stripe.v1.subscriptions.retrieve_async(on_record.billing_subscription_id)
+    if kind == "term_extension":
+        assert subscription.cancel_at == int(datetime(2028, 7, 1, tzinfo=UTC).timestamp())
+        assert on_record.contract.term_end == date(2028, 6, 30)
+    elif kind == "cancellation":
+        assert subscription.cancel_at_period_end or subscription.cancel_at == int(
+            datetime(2027, 8, 1, tzinfo=UTC).timestamp()
+        )
+    elif kind == "remove_product":
+        lines = {item.price.metadata["line_no"] for item in subscription["items"]["data"]}
+        assert lines == {"1"}  # the usage line is gone from billing
+    else:
+        prices = {item.price.metadata["line_no"]: item.price.unit_amount for item in subscription["items"]["data"]}
+        assert prices["4"] == 9500 and "1" not in prices  # the old price ended, the new one billed from 15 July
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 5): billing is reversed, but the revenue engine refuses to withdraw a modification "
+    "whose prorated invoice invoice → revenue has already recorded; the compensation must record a modification "
+    "back to the previous terms instead, and the saga stays compensating",
+)
+async def test_when_the_crm_refuses_the_write_back_billing_and_revenue_are_reversed(stack: Stack) -> None:
+    customer = await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    await seed_and_sign(stack, reference_amendment())
+    # From now on Salesforce refuses q2c's write-back onto the amendment, for good (the saga is still validating).
+    refuse = FaultRule(kind="error", rate=1.0, method="PATCH", path=f".*/{AMENDMENT_OPPORTUNITY}$", status=400)
+    stack.sandbox.faults["salesforce"].configure(FaultConfig(rules=[refuse]))
+    handle = stack.client.get_workflow_handle(amendment_workflow_id(AMENDMENT_OPPORTUNITY))
+    await state_when(stack, handle.id, None)  # started by the Outbound Message
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout=60)
+    stack.sandbox.faults["salesforce"].configure(FaultConfig())
+
+    state = AmendmentState.model_validate(await handle.query("state"))
+    assert state.status is SagaStatus.COMPENSATED
+    assert any(undone.startswith("reversed billing change") for undone in state.compensated)
+    on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
+    subscription = await stack.stripe.v1.subscriptions.retrieve_async(on_record.billing_subscription_id)
+    assert {item.price.metadata["line_no"] for item in subscription["items"]["data"]} == {"1", "3"}
+    invoices = await invoices_of(stack.stripe, customer)
+    credits = await stack.stripe.v1.credit_notes.list_async(params={"customer": customer})
+    charged = sum(i.total for i in invoices if i.created >= int(datetime(2027, 7, 15, tzinfo=UTC).timestamp()))
+    assert charged - sum(note.total for note in credits.data) == 0  # the prorated charge was credited back

@@ -16,8 +16,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.closed_won import (
@@ -46,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.compensation import Compensations, run_to_completion
     from workflows.saga_details import describe_closed_won
+    from workflows.saga_steps import SearchAttributes, call, exception_from, step_key, wait_for
 
 WORKFLOW_ID_PREFIX = "closed-won/"
 SAGA_COMPENSATED = "SagaCompensated"
@@ -71,7 +71,7 @@ class ClosedWonToSubscription:
         self._contract: Contract | None = None
         self._pending_resubmission: Resubmission | None = None
         self._compensations = Compensations()
-        self._published: dict[str, Any] = {}
+        self._attributes = SearchAttributes()
 
     @workflow.run
     async def run(self, saga_input: ClosedWonInput) -> ClosedWonState:
@@ -250,7 +250,7 @@ class ClosedWonToSubscription:
 
     async def _compensate(self, error: ActivityError | None) -> None:
         failed_step = self._state.step
-        self._move_to(failed_step, SagaStatus.COMPENSATING, exception=self._exception_from(error))
+        self._move_to(failed_step, SagaStatus.COMPENSATING, exception=exception_from(error, failed_step.value))
         self._state.compensated = await self._compensations.run_in_reverse()
         self._move_to(failed_step, SagaStatus.COMPENSATED)
         await run_to_completion(
@@ -270,17 +270,7 @@ class ClosedWonToSubscription:
     # --- plumbing -------------------------------------------------------------------------------------
 
     async def _call(self, activity: Callable[..., Awaitable[R]], *args: Any, summary: str, attempts: int = 0) -> R:
-        return await workflow.execute_activity_method(
-            activity,
-            args=list(args),
-            summary=summary,
-            start_to_close_timeout=self._policy.activity_timeout,
-            retry_policy=RetryPolicy(
-                initial_interval=self._policy.retry_initial_interval,
-                maximum_interval=self._policy.retry_maximum_interval,
-                maximum_attempts=attempts,
-            ),
-        )
+        return await call(self._policy, activity, *args, summary=summary, attempts=attempts)
 
     def _begin(self, step: ClosedWonStep, undo_description: str, undo: Callable[..., Any]) -> str:
         """Enter a provisioning step; its compensation is registered before anything is written. Returns its key."""
@@ -320,14 +310,10 @@ class ClosedWonToSubscription:
             workflow.logger.warning("could not tell the CRM that the saga is %s", status)
 
     async def _wait_for(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
-        try:
-            await workflow.wait_condition(condition, timeout=timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_for(condition, timeout)
 
     def _key(self, step: str) -> str:
-        return f"{workflow.info().workflow_id}/{step}"
+        return step_key(step)
 
     def _reference(self, **ids: str) -> None:
         self._state.references = self._state.references.model_copy(update=ids)
@@ -350,38 +336,20 @@ class ClosedWonToSubscription:
         """Keep search attributes and the UI's current details in step with the state, upserting only changes."""
         state = self._state
         value = state.total_contract_value
-        wanted: dict[str, Any] = {
-            sa.SAGA_TYPE.name: (sa.SAGA_TYPE, SagaType.CLOSED_WON.value),
-            sa.SAGA_STATUS.name: (sa.SAGA_STATUS, state.status.value),
-            sa.SAGA_STEP.name: (sa.SAGA_STEP, state.step.value),
-            sa.OPPORTUNITY_ID.name: (sa.OPPORTUNITY_ID, state.opportunity_id),
-            sa.CRM_ACCOUNT_ID.name: (sa.CRM_ACCOUNT_ID, state.references.crm_account_id),
-            sa.CONTRACT_ID.name: (sa.CONTRACT_ID, state.contract_id),
-            sa.EXCEPTION_CATEGORY.name: (
-                sa.EXCEPTION_CATEGORY,
-                state.exception.category.value if state.exception else None,
-            ),
-            sa.AMOUNT_MINOR.name: (sa.AMOUNT_MINOR, value.to_minor_units() if value else None),
-            sa.CURRENCY.name: (sa.CURRENCY, value.currency if value else None),
-        }
-        updates = []
-        for name, (key, new) in wanted.items():
-            if self._published.get(name) != new and not (new is None and name not in self._published):
-                updates.append(key.value_set(new) if new is not None else key.value_unset())
-                self._published[name] = new
-        if updates:
-            workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(describe_closed_won(state))
-
-    def _exception_from(self, error: ActivityError | None) -> SagaException:
-        if error is None:
-            return SagaException(category=ExceptionCategory.SYSTEM_REJECTED, message="the saga was cancelled")
-        cause = error.cause
-        message = cause.message if isinstance(cause, FailureError) else str(error)
-        category = ExceptionCategory.SYSTEM_REJECTED
-        if isinstance(cause, ApplicationError) and cause.type in set(ExceptionCategory):
-            category = ExceptionCategory(cause.type)
-        return SagaException(category=category, message=f"{self._state.step} failed: {message}")
+        self._attributes.publish(
+            {
+                sa.SAGA_TYPE: SagaType.CLOSED_WON.value,
+                sa.SAGA_STATUS: state.status.value,
+                sa.SAGA_STEP: state.step.value,
+                sa.OPPORTUNITY_ID: state.opportunity_id,
+                sa.CRM_ACCOUNT_ID: state.references.crm_account_id,
+                sa.CONTRACT_ID: state.contract_id,
+                sa.EXCEPTION_CATEGORY: state.exception.category.value if state.exception else None,
+                sa.AMOUNT_MINOR: value.to_minor_units() if value else None,
+                sa.CURRENCY: value.currency if value else None,
+            },
+            describe_closed_won(state),
+        )
 
     def _failure_message(self) -> str:
         exception = self._state.exception

@@ -25,6 +25,17 @@ class TransientAdapterError(AdapterError):
     pass
 
 
+class OutOfOrderError(TransientAdapterError):
+    """An event that arrived before what it depends on (an invoice before its amendment): retried while the other
+    is on its way; after `patience` attempts it is a permanent `category` problem, so the saga parks for a person
+    instead of retrying forever."""
+
+    def __init__(self, system: System, message: str, category: ExceptionCategory, patience: int = 12) -> None:
+        super().__init__(system, message)
+        self.category = category
+        self.patience = patience
+
+
 class RateLimitedError(AdapterError):
     def __init__(self, system: System, message: str, retry_after: timedelta) -> None:
         super().__init__(system, message)

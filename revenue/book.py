@@ -49,7 +49,9 @@ from revenue.usage import UsageCharge, price_month_of_usage
 __all__ = [
     "ACTIVE",
     "WITHDRAWN",
+    "AwaitingAmendmentError",
     "BookError",
+    "ModificationBilledError",
     "ModificationInUseError",
     "PeriodClose",
     "PeriodLockedError",
@@ -84,6 +86,11 @@ class UnknownObligationError(BookError):
     pass
 
 
+class AwaitingAmendmentError(UnknownObligationError):
+    """A document bills a contract line beyond the registered version's last: the line of an amendment the engine
+    has not been told about yet. Events can arrive out of order, so the document waits for it."""
+
+
 class PeriodLockedError(BookError):
     pass
 
@@ -94,6 +101,11 @@ class RegistrationConflictError(BookError):
 
 class ModificationInUseError(BookError):
     """A modification cannot be withdrawn: something was billed or recognised on its terms since."""
+
+
+class ModificationBilledError(ModificationInUseError):
+    """Billed on the modification's terms and not credited back in full (yet): once billing's reversing credit
+    note is recorded the billings net to zero and the modification can be withdrawn."""
 
 
 def revenue_contract_id(contract: Contract) -> str:
@@ -468,6 +480,19 @@ class RevenueBook:
         self.changes += 1
         return withdrawn
 
+    def _unreversed_billing(self, recorded: RecordedModification) -> list[str]:
+        """The documents since the modification that billed its lines where the billings do not net to zero: a
+        prorated invoice and the credit note reversing it leave nothing, so withdrawing changes no balance."""
+        documents = list(self._documents.values())[recorded.documents_before :]
+        net: dict[str, Decimal] = {}
+        for document in documents:
+            sign = 1 if document.kind is DocumentKind.INVOICE else -1
+            for line in document.lines:
+                if line.obligation_id in recorded.changed:
+                    net[line.obligation_id] = net.get(line.obligation_id, Decimal(0)) + sign * line.amount.amount
+        unreversed = {obligation_id for obligation_id, amount in net.items() if amount}
+        return [d.document_id for d in documents if any(line.obligation_id in unreversed for line in d.lines)]
+
     def _modification(self, contract_id: str, recorded_by: str) -> tuple[int, RecordedModification]:
         for position, recorded in enumerate(self._modifications.get(contract_id, ())):
             if recorded.recorded_by == recorded_by:
@@ -481,13 +506,12 @@ class RevenueBook:
             raise ModificationInUseError(
                 f"{name} cannot be withdrawn: version {later.version} was recorded after it; withdraw that first"
             )
-        documents = list(self._documents.values())[recorded.documents_before :]
-        billed = [d.document_id for d in documents if any(line.obligation_id in recorded.changed for line in d.lines)]
-        billed += [oid for oid in recorded.added if oid in self._usage]
-        if billed:
-            raise ModificationInUseError(
-                f"{name} cannot be withdrawn: {', '.join(billed)} billed what it added or changed; reverse the "
-                "billing (a credit note) and record a modification back to the previous terms instead"
+        if used := [oid for oid in recorded.added if oid in self._usage]:
+            raise ModificationInUseError(f"{name} cannot be withdrawn: usage was charged on {', '.join(used)}")
+        if billed := self._unreversed_billing(recorded):
+            raise ModificationBilledError(
+                f"{name} cannot be withdrawn yet: {', '.join(billed)} billed what it added or changed and is not "
+                "credited back in full; it can be once billing's reversing credit note is recorded"
             )
         closes = list(self._closes.values())[recorded.closes_before :]
         recognised = [
@@ -725,7 +749,14 @@ class RevenueBook:
                 f"{document.document_id} is in {document.currency}, contract {document.contract_id} in "
                 f"{registered.contract.currency}"
             )
+        last_line = max(line.line_no for line in registered.contract.lines)
         for line in document.lines:
+            if registered.obligation(line.obligation_id) is None and line.line_no > last_line:
+                raise AwaitingAmendmentError(
+                    f"{document.document_id} line {line.line_id} bills line {line.line_no} ({line.product_code}), "
+                    f"which contract {document.contract_id} v{registered.contract.version} does not have yet: "
+                    "waiting for the amendment that adds it"
+                )
             if registered.obligation(line.obligation_id) is None:
                 raise UnknownObligationError(
                     f"{document.document_id} line {line.line_id}: contract {document.contract_id} has no line "

@@ -129,12 +129,17 @@ class Ledger:
         return replace(self, obligations=updated, by_contract=None)
 
     def without_obligations(self, obligation_ids: Iterable[str]) -> Ledger:
-        """Drop obligations nothing was billed or recognised for (a withdrawn modification's added lines)."""
+        """Drop obligations with no revenue whose billings net to zero (a withdrawn modification's added lines,
+        their prorated invoice credited back in full)."""
         dropped = set(obligation_ids)
-        if used := sorted(oid for oid in dropped if oid in self.billed or oid in self.recognised):
+        used = sorted(
+            oid for oid in dropped if oid in self.recognised or (oid in self.billed and self.billed[oid].amount)
+        )
+        if used:
             raise ValueError(f"{', '.join(used)} has billings or revenue in the ledger: it cannot be dropped")
         kept = {oid: o for oid, o in self.obligations.items() if oid not in dropped}
-        return replace(self, obligations=kept, by_contract=None)
+        billed = {oid: amount for oid, amount in self.billed.items() if oid not in dropped}
+        return replace(self, obligations=kept, billed=billed, by_contract=None)
 
     @property
     def contract_ids(self) -> tuple[str, ...]:

@@ -12,7 +12,9 @@ write the new version and the documents back to the CRM. The invoices and credit
 invoice → revenue through billing's webhooks, once each (their sagas' IDs come from the documents).
 
 Compensation: once the revenue engine or billing accepted the change, a later permanent failure reverses it in
-billing (with the reversing invoice or credit) and in the revenue engine, and the CRM is told.
+billing (with the reversing invoice or credit) and in the revenue engine, and the CRM is told. Billing is undone
+first: if the change's invoice reached the engine already, the engine withdraws the modification only once the
+reversing credit note reached it too (its refusal until then is transient, so the undo is retried).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.errors import NotFoundError, PermanentAdapterError, TransientAdapterError
+from adapters.errors import NotFoundError, OutOfOrderError, PermanentAdapterError, TransientAdapterError
 from adapters.revenue_engine import events
 from adapters.revenue_engine.event_log import EventConflict, RevenueEventLog
 from adapters.revenue_engine.events import EventKind, RevenueEvent
@@ -47,6 +47,8 @@ from canonical.references import RevenueContractRef, System
 from revenue.allocation import AllocationError
 from revenue.book import (
     WITHDRAWN,
+    AwaitingAmendmentError,
+    ModificationBilledError,
     ModificationInUseError,
     PeriodClose,
     PeriodLockedError,
@@ -384,6 +386,10 @@ class BuiltInRevenueEngine:
         except BaseException as error:
             if self._book.changes != changes:
                 self._stale = True  # part of the decision reached the book
+            if isinstance(error, ModificationBilledError):  # billing's reversing credit note is on its way
+                raise TransientAdapterError(System.REVENUE, f"{record}: {error}") from error
+            if isinstance(error, AwaitingAmendmentError):
+                raise OutOfOrderError(System.REVENUE, str(error), ExceptionCategory.MASTER_DATA_MISMATCH) from error
             if isinstance(error, ValueError):
                 raise _refusal(record, error) from error
             raise

@@ -9,11 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.errors import NotFoundError, PermanentAdapterError
+from adapters.errors import NotFoundError, OutOfOrderError, PermanentAdapterError, TransientAdapterError
 from adapters.ports import RevenueModificationPort
 from adapters.revenue_engine import BuiltInRevenueEngine
 from adapters.revenue_engine.event_log import RevenueEventLog
 from canonical.amendment import ModificationFacts, ModificationOutcome
+from canonical.billing_documents import DocumentKind
 from canonical.money import Money, sum_money
 from canonical.problems import ExceptionCategory
 from revenue.allocation import allocate_transaction_price
@@ -218,7 +219,8 @@ async def test_withdrawing_restores_the_previous_version_and_a_new_key_can_recor
     snapshot, registered = await revenue_engine.snapshot(), revenue_engine.contracts[REGISTRATION]
     assert registered == before[1] and registered.version == 1
     assert snapshot.schedules == before[0].schedules and snapshot.ledger == before[0].ledger
-    with pytest.raises(PermanentAdapterError) as unknown_line:
+    # Its invoice now bills lines v1 does not have: it waits for an amendment, and parks if none comes.
+    with pytest.raises(OutOfOrderError) as unknown_line:
         await revenue_engine.record_billing(upgrade_invoice(CONTRACT), accounting_period(date(2027, 7, 1)), "inv")
     assert unknown_line.value.category is ExceptionCategory.MASTER_DATA_MISMATCH
     # The amendment saga runs again under a new key: version 2 is recorded anew, and the year books as directly.
@@ -226,19 +228,29 @@ async def test_withdrawing_restores_the_previous_version_and_a_new_key_can_recor
     assert again.treatment == "prospective" and revenue_engine.contracts[REGISTRATION].version == 2
 
 
-async def test_a_withdrawal_is_refused_once_the_modification_was_billed_or_recognised(
+async def test_a_billed_modification_is_withdrawn_only_once_billing_credited_it_back_in_full(
     revenue_engine: BuiltInRevenueEngine,
 ) -> None:
     await drive_reference_year(revenue_engine, through=JUNE_END)
+    before = await revenue_engine.balances_by_account()
     await revenue_engine.record_modification(amended(expansion()), expansion(), MODIFICATION_KEY)
-    await revenue_engine.record_billing(upgrade_invoice(CONTRACT), accounting_period(date(2027, 7, 1)), "inv/up")
+    july = accounting_period(date(2027, 7, 1))
+    upgrade = upgrade_invoice(CONTRACT)
+    await revenue_engine.record_billing(upgrade, july, "inv/up")
 
-    with pytest.raises(PermanentAdapterError) as billed:
+    # Billed and not credited back: the saga's compensation waits (a transient error) for the reversing credit note.
+    with pytest.raises(TransientAdapterError) as billed:
         await revenue_engine.withdraw_modification_recorded_by(MODIFICATION_KEY)
-
-    assert billed.value.category is ExceptionCategory.SYSTEM_REJECTED
     assert "INV-20270715" in str(billed.value) and "version 2" in str(billed.value)
     assert revenue_engine.contracts[REGISTRATION].version == 2
+
+    reversal = upgrade.model_copy(
+        update={"document_id": "CN-20270715", "kind": DocumentKind.CREDIT_NOTE, "applies_to": upgrade.document_id}
+    )
+    await revenue_engine.record_billing(reversal, july, "cn/up")
+    assert await revenue_engine.withdraw_modification_recorded_by(MODIFICATION_KEY) == REGISTRATION
+    assert revenue_engine.contracts[REGISTRATION].version == 1
+    assert await revenue_engine.balances_by_account() == before  # the invoice and its reversal net to nothing
 
 
 async def test_a_withdrawal_is_refused_once_a_close_recognised_the_modified_terms(

@@ -10,9 +10,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from adapters.memory.reference_deals import AMENDMENT_OPPORTUNITY, demo_deals, reference_amendment
+from canonical.amendment import amend_contract
+from canonical.amendment_mapping import build_amendment
 from canonical.amendment_saga import AmendmentState
 from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.problems import ExceptionCategory
@@ -238,12 +241,6 @@ async def test_each_kind_of_change_reaches_billing_and_revenue(stack: Stack, kin
         assert prices["4"] == 9500 and "1" not in prices  # the old price ended, the new one billed from 15 July
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 5): billing is reversed, but the revenue engine refuses to withdraw a modification "
-    "whose prorated invoice invoice → revenue has already recorded; the compensation must record a modification "
-    "back to the previous terms instead, and the saga stays compensating",
-)
 async def test_when_the_crm_refuses_the_write_back_billing_and_revenue_are_reversed(stack: Stack) -> None:
     customer = await subscribed(stack)
     await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
@@ -267,3 +264,62 @@ async def test_when_the_crm_refuses_the_write_back_billing_and_revenue_are_rever
     credits = await stack.stripe.v1.credit_notes.list_async(params={"customer": customer})
     charged = sum(i.total for i in invoices if i.created >= int(datetime(2027, 7, 15, tzinfo=UTC).timestamp()))
     assert charged - sum(note.total for note in credits.data) == 0  # the prorated charge was credited back
+    # The reversing credit note went through invoice → revenue; then the modification could be withdrawn, so the
+    # engine is back at the version the CRM knows, and what was billed on the amendment's terms nets to zero.
+    assert any(undone.startswith("withdrew revenue modification") for undone in state.compensated)
+    assert on_record.contract.version == 1
+    export = await stack.revenue.year_export(date(2027, 1, 1), date(2027, 12, 31))
+    recorded = {document["document_id"] for document in export["documents"]}
+    assert credits.data and {note.id for note in credits.data} <= recorded
+
+
+async def test_an_invoice_for_the_new_terms_arriving_before_its_amendment_waits_for_it(stack: Stack) -> None:
+    """Billing moved first (the change applied under the saga's own key, as a saga run cut off after billing would
+    leave it): the prorated invoice's webhook starts invoice → revenue before the engine knows the amendment's lines.
+    It waits for them instead of parking, and once the amendment saga records the modification it completes; the
+    saga's billing step finds the change applied already, so nothing is billed twice."""
+    customer = await subscribed(stack)
+    await months_until(stack, datetime(2027, 7, 15, 0, 0, 1, tzinfo=UTC))
+    on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
+    amendment = build_amendment(reference_amendment(), on_record.contract, stack.rules)
+    amended = amend_contract(on_record.contract, amendment)
+    assert stack.systems.amendments is not None
+    applied = await stack.systems.amendments.billing.apply_amendment(
+        on_record.billing_subscription_id,
+        amended,
+        amendment,
+        f"{amendment_workflow_id(AMENDMENT_OPPORTUNITY)}/billing_change",
+    )
+    (prorated,) = applied.invoice_ids
+    waiting = invoice_workflow_id(prorated)
+    assert "waiting for the amendment that adds it" in await retrying_because(stack, waiting)
+
+    await seed_and_sign(stack, reference_amendment())
+    state = await completed(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY))
+    assert state["status"] == SagaStatus.COMPLETED and state["billing_change"]["invoice_ids"] == [prorated]
+    await completed(stack, waiting)
+    export = await stack.revenue.year_export(date(2027, 1, 1), date(2027, 12, 31))
+    assert prorated in {document["document_id"] for document in export["documents"]}
+    july = [
+        i
+        for i in await invoices_of(stack.stripe, customer)
+        if i.created >= int(datetime(2027, 7, 15, tzinfo=UTC).timestamp())
+    ]
+    assert [invoice.id for invoice in july] == [prorated]
+
+
+async def retrying_because(stack: Stack, workflow_id: str, timeout: float = 30.0) -> str:
+    """The last failure of the activity a running saga keeps retrying (waits for the saga and the failure)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            description = await stack.client.get_workflow_handle(workflow_id).describe()
+        except RPCError:  # the webhook has not started it yet
+            description = None
+        if description is not None:
+            assert description.status is WorkflowExecutionStatus.RUNNING
+            for pending in description.raw_description.pending_activities:
+                if pending.last_failure.message:
+                    return pending.last_failure.message
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{workflow_id} retried nothing in {timeout} s")

@@ -26,6 +26,8 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from functools import cache
+from math import lcm
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -64,6 +66,7 @@ class CurrencyMismatchError(ValueError):
         return type(self), (self.operation, self.left, self.right)
 
 
+@cache
 def _quantum(digits: int) -> Decimal:
     """The smallest minor unit as an exponent template: 2 -> Decimal('0.01'), 0 -> Decimal('1')."""
     return Decimal(1).scaleb(-digits)
@@ -140,8 +143,8 @@ class Money(BaseModel):
         if isinstance(units, bool) or not isinstance(units, int):
             raise TypeError(f"minor units must be int, not {type(units).__name__}")
         code = currency.upper()
-        digits = currencies.minor_unit_digits(code)
-        return cls(amount=_EXACT.scaleb(Decimal(units), -digits), currency=code)
+        digits = currencies.minor_unit_digits(code)  # raises UnknownCurrencyError naming the code
+        return _trusted(_EXACT.scaleb(Decimal(units), -digits), code)
 
     # -- minor units and rounding -------------------------------------------------------------
 
@@ -157,22 +160,24 @@ class Money(BaseModel):
         pass ``ROUND_HALF_EVEN`` (banker's rounding) where a policy says so.
         """
         quantum = _quantum(self.minor_unit_digits)
-        return self._with(self.amount.quantize(quantum, rounding=rounding, context=_ROUNDING))
+        # Quantizing a finite amount gives a finite one (or raises), so the result needs no validation.
+        return _trusted(self.amount.quantize(quantum, rounding=rounding, context=_ROUNDING), self.currency)
 
     @property
     def is_rounded(self) -> bool:
         """Whether the amount has nothing below the minor unit (``1.50`` and ``1.5`` are, in USD)."""
-        quantum = _quantum(self.minor_unit_digits)
-        return self.amount == self.amount.quantize(quantum, rounding=ROUND_DOWN, context=_ROUNDING)
+        return _is_whole_minor_units(self.amount, self.minor_unit_digits)
 
     def to_minor_units(self) -> int:
         """The amount as an integer count of minor units: ``12.34 USD`` -> ``1234``.
 
         Refuses an unrounded amount rather than truncating it: the caller must choose how to round.
         """
-        if not self.is_rounded:
+        scaled = _EXACT.scaleb(self.amount, self.minor_unit_digits)
+        units = int(scaled)  # truncates: equal to `scaled` exactly when nothing was below the minor unit
+        if units != scaled:
             raise ValueError(f"{self} is not rounded to the minor unit of {self.currency}; round it first")
-        return int(_EXACT.scaleb(self.amount, self.minor_unit_digits))
+        return units
 
     # -- arithmetic (exact) -------------------------------------------------------------------
 
@@ -192,11 +197,13 @@ class Money(BaseModel):
         return self._with(_EXACT.minus(self.amount))
 
     def __mul__(self, factor: Decimal | int) -> Money:
-        # Refuse explicitly (not NotImplemented) so the error says why, not just "unsupported".
-        _refuse_float(factor, "a money multiplier")
-        if not isinstance(factor, Decimal | int):
-            return NotImplemented
-        return self._with(_EXACT.multiply(self.amount, Decimal(factor)))
+        if type(factor) is not Decimal:  # a Decimal needs no checks (the usual case); anything else does
+            # Refuse explicitly (not NotImplemented) so the error says why, not just "unsupported".
+            _refuse_float(factor, "a money multiplier")
+            if not isinstance(factor, Decimal | int):
+                return NotImplemented
+            factor = Decimal(factor)
+        return self._with(_EXACT.multiply(self.amount, factor))
 
     def __rmul__(self, factor: Decimal | int) -> Money:
         return self.__mul__(factor)
@@ -252,13 +259,14 @@ class Money(BaseModel):
         position first on ties, so the result is deterministic (replay-safe in a workflow). A
         negative amount is split as its absolute value and negated, so rounding is symmetric.
         """
-        if not self.is_rounded:
-            raise ValueError(f"cannot allocate {self}: round it to the minor unit of {self.currency} first")
+        digits, currency = self.minor_unit_digits, self.currency
+        if not _is_whole_minor_units(self.amount, digits):
+            raise ValueError(f"cannot allocate {self}: round it to the minor unit of {currency} first")
         scaled = _integer_weights(weights)
-        total_units = self.to_minor_units()
+        total_units = int(_EXACT.scaleb(self.amount, digits))
         units = _largest_remainder(abs(total_units), scaled)
         sign = -1 if total_units < 0 else 1
-        return tuple(Money.from_minor_units(sign * u, self.currency) for u in units)
+        return tuple([_trusted(_EXACT.scaleb(Decimal(sign * u), -digits), currency) for u in units])
 
     def split_evenly(self, parts: int) -> tuple[Money, ...]:
         """``parts`` near-equal minor-unit parts; any leftover units go to the first parts."""
@@ -269,6 +277,10 @@ class Money(BaseModel):
     # -- helpers ------------------------------------------------------------------------------
 
     def _with(self, amount: Decimal) -> Money:
+        # The currency is this one's, already checked; an amount that came out of exact arithmetic on finite
+        # amounts is finite unless a factor was not (NaN, Infinity), and that case keeps the validator's error.
+        if amount.is_finite():
+            return _trusted(amount, self.currency)
         return Money(amount=amount, currency=self.currency)
 
     def _require_same_currency(self, other: Money, operation: str) -> None:
@@ -276,23 +288,64 @@ class Money(BaseModel):
             raise CurrencyMismatchError(operation, self.currency, other.currency)
 
 
+# BaseModel's slots, set directly: what model_construct sets, without its generic walk over the fields.
+# One fields-set serves every Money made here: pydantic only reads it (model_copy copies it before adding to
+# it) and a frozen model never adds to it; a set per instance was an extra object for the garbage collector to
+# walk, a tenth of the revenue engine's time on a large book.
+_BOTH_FIELDS_SET = {"amount", "currency"}
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
+    BaseModel.__dict__[slot].__set__
+    for slot in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+)
+
+
+def _trusted(amount: Decimal, currency: str) -> Money:
+    """A Money from values this module has already checked: a finite Decimal and a known upper-case currency code.
+
+    The instance validation would build, without running it: validation costs more than the arithmetic on the
+    revenue engine's hot path. ``tests/revenue/test_fast_paths.py`` holds it equal to the validated construction.
+    """
+    money = object.__new__(Money)
+    _SET_DICT(money, {"amount": amount, "currency": currency})
+    _SET_FIELDS_SET(money, _BOTH_FIELDS_SET)
+    _SET_EXTRA(money, None)
+    _SET_PRIVATE(money, None)
+    return money
+
+
+def _is_whole_minor_units(amount: Decimal, digits: int) -> bool:
+    """No digits below the minor unit: ``1.500`` USD is whole cents, ``1.505`` is not."""
+    return amount == amount.quantize(_quantum(digits), rounding=ROUND_DOWN, context=_ROUNDING)
+
+
 def _integer_weights(weights: Sequence[Decimal | int]) -> list[int]:
-    """Weights validated and scaled by one common power of ten to integers, so the split is exact."""
+    """Weights validated and scaled to integers by one common factor, so the split is exact.
+
+    The factor is the least common denominator of the weights: any common factor gives the same split, since
+    the largest-remainder method depends only on the weights' proportions.
+    """
     if len(weights) == 0:
         raise ValueError("allocate needs at least one weight")
-    decimals: list[Decimal] = []
-    for weight in weights:
+    ratios = [_weight(weight).as_integer_ratio() for weight in weights]
+    numerators = [numerator for numerator, _ in ratios]
+    if not any(numerators):
+        raise ValueError("allocation weights must not all be zero")
+    common = lcm(*[denominator for _, denominator in ratios])
+    if common == 1:  # whole numbers already (amounts such as 1200.00)
+        return numerators
+    return [numerator * (common // denominator) for numerator, denominator in ratios]
+
+
+def _weight(weight: Decimal | int) -> Decimal:
+    value = weight
+    if type(value) is not Decimal:  # a Decimal needs no type checks (the usual case); anything else does
         _refuse_float(weight, "allocation weights")
         if not isinstance(weight, Decimal | int):
             raise TypeError(f"allocation weights must be Decimal or int, not {type(weight).__name__}")
         value = Decimal(weight)
-        if not value.is_finite() or value < 0:
-            raise ValueError(f"allocation weights must be finite and non-negative, not {weight}")
-        decimals.append(value)
-    if all(value.is_zero() for value in decimals):
-        raise ValueError("allocation weights must not all be zero")
-    exponent = min(0, *(int(value.as_tuple().exponent) for value in decimals))
-    return [int(_EXACT.scaleb(value, -exponent)) for value in decimals]
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"allocation weights must be finite and non-negative, not {weight}")
+    return value
 
 
 def _largest_remainder(total: int, weights: list[int]) -> list[int]:
@@ -301,10 +354,17 @@ def _largest_remainder(total: int, weights: list[int]) -> list[int]:
     floors_and_remainders = [divmod(total * weight, weight_sum) for weight in weights]
     parts = [floor for floor, _ in floors_and_remainders]
     leftover = total - sum(parts)  # always < len(weights): each remainder is below one unit
-    by_remainder = sorted(range(len(weights)), key=lambda i: (-floors_and_remainders[i][1], i))
-    for index in by_remainder[:leftover]:
-        parts[index] += 1
+    if leftover:
+        by_remainder = sorted(range(len(weights)), key=lambda i: (-floors_and_remainders[i][1], i))
+        for index in by_remainder[:leftover]:
+            parts[index] += 1
     return parts
+
+
+@cache
+def _zero_amount(code: str) -> Decimal:
+    """``Money.zero(code).amount``, made once per currency (sums start from it); refuses an unknown code."""
+    return _EXACT.scaleb(Decimal(0), -currencies.minor_unit_digits(code))
 
 
 def sum_money(items: Iterable[Money], currency: str) -> Money:
@@ -313,7 +373,11 @@ def sum_money(items: Iterable[Money], currency: str) -> Money:
     The currency is a parameter so that an empty iterable still has one, and so that a stray item in
     another currency raises CurrencyMismatchError instead of deciding the currency of the total.
     """
-    total = Money.zero(currency)
+    code = currency.upper()
+    amount = _zero_amount(code)
     for item in items:
-        total = total + item
-    return total
+        if type(item) is Money and item.currency == code:
+            amount = _EXACT.add(amount, item.amount)
+        else:  # anything else gets what ``+`` makes of it: CurrencyMismatchError, or TypeError for a non-Money
+            amount = (_trusted(amount, code) + item).amount
+    return _trusted(amount, code)

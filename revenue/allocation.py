@@ -112,18 +112,18 @@ def standalone_selling_price(obligation: PerformanceObligation) -> Money | None:
     if standalone.basis is SspBasis.EACH:
         units = max(phase.quantity for phase in obligation.quantities)
     else:
-        units = (
-            sum(
-                (
-                    phase.quantity * _service_months(max(phase.start, obligation.start), min(phase.end, obligation.end))
-                    for phase in obligation.quantities
-                    if phase.end >= obligation.start and phase.start <= obligation.end
-                ),
-                Decimal(0),
-            )
-            / MONTHS_PER_YEAR
-        )
+        units = _unit_years(obligation)
     return (standalone.price * units).rounded()
+
+
+def _unit_years(obligation: PerformanceObligation) -> Decimal:
+    """Quantity x years of service, summed over the quantity phases within the obligation's service period."""
+    start, end = obligation.start, obligation.end
+    unit_months = Decimal(0)
+    for phase in obligation.quantities:
+        if phase.end >= start and phase.start <= end:
+            unit_months += phase.quantity * _service_months(max(phase.start, start), min(phase.end, end))
+    return unit_months / MONTHS_PER_YEAR
 
 
 @lru_cache(maxsize=8192)
@@ -148,19 +148,13 @@ def allocate_transaction_price(
     if not price.is_rounded or price.is_negative or price.currency != currency:
         raise AllocationError(f"the transaction price must be a non-negative amount in {currency} cents, not {price}")
     ssp = _standalone_prices(fixed, price, bundle)
-    amounts: dict[str, Money] = {}
-    bundled = bundle.obligation_ids if bundle is not None else frozenset()
-    in_bundle = [o for o in fixed if o.obligation_id in bundled]
-    others = [o for o in fixed if o.obligation_id not in bundled]
-    if bundle is not None:
-        amounts |= _split(bundle.price, in_bundle, ssp)
-        amounts |= _split(price - bundle.price, others, ssp)
+    if bundle is None:
+        amounts = _split(price, fixed, ssp)
     else:
-        amounts |= _split(price, others, ssp)
-    return Allocation(
-        transaction_price=price,
-        lines=tuple(_line(o, ssp, amounts) for o in obligations),
-    )
+        bundled = bundle.obligation_ids
+        amounts = _split(bundle.price, [o for o in fixed if o.obligation_id in bundled], ssp)
+        amounts |= _split(price - bundle.price, [o for o in fixed if o.obligation_id not in bundled], ssp)
+    return Allocation(transaction_price=price, lines=tuple([_line(o, ssp, amounts) for o in obligations]))
 
 
 def _line(obligation: PerformanceObligation, ssp: dict[str, Money], amounts: dict[str, Money]) -> AllocatedObligation:
@@ -227,12 +221,14 @@ def _split(pool: Money, members: list[PerformanceObligation], ssp: dict[str, Mon
         if not pool.is_zero:
             raise AllocationError(f"{pool} is left to allocate but no obligation is left to take it")
         return {}
-    weights = [ssp[o.obligation_id].amount for o in members]
-    if all(w == 0 for w in weights):
+    ids = [o.obligation_id for o in members]
+    weights = [ssp[oid].amount for oid in ids]
+    if not any(weights):  # every SSP is zero
         if pool.is_zero:
-            return {o.obligation_id: pool for o in members}
-        names = ", ".join(o.obligation_id for o in members)
-        raise AllocationError(f"cannot allocate {pool} by relative SSP: {names} all have a zero SSP")
-    if any(w < 0 for w in weights):
+            return dict.fromkeys(ids, pool)
+        raise AllocationError(f"cannot allocate {pool} by relative SSP: {', '.join(ids)} all have a zero SSP")
+    if min(weights) < 0:
         raise AllocationError("standalone selling prices cannot be negative")
-    return {o.obligation_id: part for o, part in zip(members, pool.allocate(weights), strict=True)}
+    if len(ids) == 1 and pool.is_rounded:  # the whole pool in minor units: the split's answer, without one
+        return {ids[0]: Money.from_minor_units(pool.to_minor_units(), pool.currency)}
+    return dict(zip(ids, pool.allocate(weights), strict=True))

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from itertools import pairwise
+from itertools import chain
+from operator import sub
 
 from canonical.money import Money, sum_money
 from revenue.allocation import AllocatedObligation, Allocation
@@ -188,8 +189,10 @@ def plan_contract(
     allocation: Allocation, pattern: Pattern = Pattern.RATABLE_DAILY, usage: Sequence[UsageCharge] = ()
 ) -> tuple[RevenuePlan, ...]:
     return tuple(
-        plan_usage(line, usage) if line.obligation.is_variable else plan_obligation(line, pattern)
-        for line in allocation.lines
+        [
+            plan_usage(line, usage) if line.obligation.is_variable else plan_obligation(line, pattern)
+            for line in allocation.lines
+        ]
     )
 
 
@@ -200,33 +203,59 @@ def recognised_by(plan: RevenuePlan, day: date) -> Money:
 
 def schedule(plan: RevenuePlan, calendar: AccountingCalendar) -> Schedule:
     """The plan's revenue per period of `calendar`; sums exactly to `plan.total`."""
-    spans = [(t, calendar.index_of_day(t.start), calendar.index_of_day(t.last_day)) for t in plan.tranches]
-    spans = [(t, first, last) for t, first, last in spans if t.start <= t.last_day]
+    spans = [_span(t, calendar) for t in plan.tranches]
+    spans = [span for span in spans if span[0].start <= span[0].last_day]
     if not spans:
         return Schedule(plan.obligation_id, plan.contract_id, plan.currency, calendar, 0, ())
+    if len(spans) == 1:  # most plans (every one before a modification): its running total is the schedule's
+        first, cumulative = spans[0][1], _cumulative_units(*spans[0], calendar)
+    else:
+        first, cumulative = _cumulative_of_tranches(spans, calendar)
+    # Each period's amount is its cumulative figure less the one before: one pass, no per-line rounding.
+    amounts = tuple(map(sub, cumulative, chain((0,), cumulative)))
+    return Schedule(plan.obligation_id, plan.contract_id, plan.currency, calendar, first, amounts)
+
+
+def _span(tranche: Tranche, calendar: AccountingCalendar) -> tuple[Tranche, int, int]:
+    """The tranche with the indices of the periods holding its first and last days."""
+    return tranche, calendar.index_of_day(tranche.start), calendar.index_of_day(tranche.last_day)
+
+
+def _cumulative_of_tranches(
+    spans: list[tuple[Tranche, int, int]], calendar: AccountingCalendar
+) -> tuple[int, list[int]]:
+    """The first period index and the units recognised by the end of each period, all tranches together."""
     first = min(s[1] for s in spans)
     cumulative = [0] * (max(s[2] for s in spans) - first + 1)
     for tranche, start_index, last_index in spans:
-        running = _cumulative_units(tranche, calendar, start_index, last_index)
+        running = _cumulative_units(tranche, start_index, last_index, calendar)
         offset = start_index - first
         for k, units in enumerate(running):
             cumulative[offset + k] += units
         for k in range(offset + len(running), len(cumulative)):
             cumulative[k] += running[-1]  # after its last period a tranche stays at its final figure
-    amounts = [cumulative[0]] + [b - a for a, b in pairwise(cumulative)]
-    return Schedule(plan.obligation_id, plan.contract_id, plan.currency, calendar, first, tuple(amounts))
+    return first, cumulative
 
 
-def _cumulative_units(tranche: Tranche, calendar: AccountingCalendar, first: int, last: int) -> list[int]:
-    """Units recognised by the end of each period first..last (the hot loop of every schedule)."""
+def _cumulative_units(tranche: Tranche, first: int, last: int, calendar: AccountingCalendar) -> list[int]:
+    """Units recognised by the end of each period first..last (the hot loop of every schedule).
+
+    Ratable: round-half-up(units x days elapsed / days), as `round_half_up` computes it, on the magnitude so
+    that a negative tranche mirrors a positive one. With `e` a period's end ordinal, days elapsed are
+    `e - start + 1`, so the numerator `2|units|(e - start + 1) + days` is `2|units| e + offset`: one multiply,
+    add and floor division per period. Only the last period can reach past the tranche's last day (the earlier
+    ones end before the period holding it begins), so it alone is capped.
+    """
     if tranche.pattern is not Pattern.RATABLE_DAILY:
         return [tranche.units_by(calendar.periods[k].end) for k in range(first, last + 1)]
     units, start = tranche._units, tranche.start.toordinal()
     days = tranche.end.toordinal() - start + 1
     cap = tranche.last_day.toordinal() - start + 1
-    ends = calendar.end_ordinals
-    sign, magnitude, twice_days = (-1 if units < 0 else 1), 2 * abs(units), 2 * days
-    return [sign * ((magnitude * min(ends[k] - start + 1, cap) + days) // twice_days) for k in range(first, last + 1)]
+    magnitude, twice_days = 2 * abs(units), 2 * days
+    offset = magnitude * (1 - start) + days
+    running = [(magnitude * end + offset) // twice_days for end in calendar.end_ordinals[first:last]]
+    running.append((magnitude * cap + days) // twice_days)
+    return running if units >= 0 else [-r for r in running]
 
 
 def _months_served(start: date, last: date) -> Fraction:

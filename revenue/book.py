@@ -50,6 +50,7 @@ __all__ = [
     "ACTIVE",
     "WITHDRAWN",
     "AwaitingAmendmentError",
+    "AwaitingRegistrationError",
     "BookError",
     "ModificationBilledError",
     "ModificationInUseError",
@@ -80,6 +81,11 @@ class BookError(ValueError):
 
 class UnknownContractError(BookError):
     pass
+
+
+class AwaitingRegistrationError(UnknownContractError):
+    """A document or payment for a contract not registered (yet): billing can invoice a new subscription before
+    closed-won's next step registers its contract, so the event waits for the registration."""
 
 
 class UnknownObligationError(BookError):
@@ -662,9 +668,9 @@ class RevenueBook:
             raise BookError(f"payment {payment.payment_id} is recorded already")
         registered_id = self._latest.get(payment.contract_id)
         if registered_id is None:
-            raise UnknownContractError(
+            raise AwaitingRegistrationError(
                 f"payment {payment.payment_id} of invoice {payment.invoice_id}: contract {payment.contract_id} "
-                "is not registered with the revenue engine"
+                "is not registered with the revenue engine (yet)"
             )
         currency = self._contracts[registered_id].contract.currency
         if payment.amount.currency != currency:
@@ -741,8 +747,9 @@ class RevenueBook:
             )
         registered = self.active_registration(document.contract_id)
         if registered is None:
-            raise UnknownContractError(
-                f"{document.document_id}: contract {document.contract_id} is not registered with the revenue engine"
+            raise AwaitingRegistrationError(
+                f"{document.document_id}: contract {document.contract_id} is not registered with the revenue engine "
+                "(yet)"
             )
         if document.currency != registered.contract.currency:
             raise BookError(

@@ -48,6 +48,7 @@ from revenue.allocation import AllocationError
 from revenue.book import (
     WITHDRAWN,
     AwaitingAmendmentError,
+    AwaitingRegistrationError,
     ModificationBilledError,
     ModificationInUseError,
     PeriodClose,
@@ -388,7 +389,7 @@ class BuiltInRevenueEngine:
                 self._stale = True  # part of the decision reached the book
             if isinstance(error, ModificationBilledError):  # billing's reversing credit note is on its way
                 raise TransientAdapterError(System.REVENUE, f"{record}: {error}") from error
-            if isinstance(error, AwaitingAmendmentError):
+            if isinstance(error, AwaitingAmendmentError | AwaitingRegistrationError):  # arrived early: wait
                 raise OutOfOrderError(System.REVENUE, str(error), ExceptionCategory.MASTER_DATA_MISMATCH) from error
             if isinstance(error, ValueError):
                 raise _refusal(record, error) from error

@@ -156,8 +156,19 @@ def ensure_postgresql() -> None:
         say("PostgreSQL is not available; its tests skip outside CI and fail in CI")
 
 
+def ensure_chromium() -> None:
+    """The finance console's browser test drives Debian's Chromium: install it if it is missing."""
+    script = ROOT / ".ci" / "ensure-chromium"
+    if os.name == "nt" or shutil.which("bash") is None:
+        say("cannot check Chromium here; the browser test skips outside CI")
+        return
+    if subprocess.call(["bash", str(script)]) != 0:
+        say("Chromium is not available; the browser test skips outside CI and fails in CI")
+
+
 def run_tests(args: list[str]) -> None:
     ensure_postgresql()
+    ensure_chromium()
     # Not exec'd: pytest's "no tests collected" must become a failure, or a typo'd path passes CI.
     code = wait_for(subprocess.Popen([str(VENV_PYTHON), "-m", "pytest", *args], cwd=ROOT))
     if code == PYTEST_NO_TESTS_COLLECTED:

@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from adapters.reconciliation_ports import ReconciliationPorts
+from adapters.store.port import OperationalStorePort
 from canonical.amendment import (
     Amendment,
     AppliedBillingChange,
@@ -240,3 +242,5 @@ class SystemPorts:
     revenue: RevenuePort
     invoicing: InvoicingPorts | None = None
     amendments: AmendmentPorts | None = None
+    store: OperationalStorePort | None = None  # q2c's operational store; None: the sagas record nothing there
+    reconciliation: ReconciliationPorts | None = None  # bulk reads for reconciliation (vendor adapters only)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from temporalio.client import Client
 
 from adapters.memory.reference_deals import NON_STANDARD_OPPORTUNITY, reference_deal
 from adapters.memory.systems import InMemorySystems, StoredCustomer
 from canonical.saga import SagaStatus
 from canonical.saga_policy import SagaPolicy
 from cli import output
+from cli.console_demo import USERS_FILE_NAME, console_rows, demo_console, left_for_the_console, pending_deal
 from cli.context import IN_MEMORY_NOTE, Globals, q2c_command
 from cli.demo_vendors import REPORTS_DIR, demo_over_http
 from cli.sandbox import SQLITE_FILES
-from cli.stacks import MemoryStack, dev_server_options, embedded_stack, require_free_ports
+from cli.stacks import MemoryStack, dev_server_options, embedded_stack, require_free_ports, serving
 from cli.story import (
     DemoFailed,
     approval_reasons,
@@ -32,10 +38,13 @@ from cli.story import (
     wait_for_status,
 )
 from cli.vendor_report import revenue_lines, table
+from receiver.app import ReceiverSettings, create_receiver_app
+from receiver.console import ConsoleSettings
 from workers.vendor_systems import DATABASE_FILE_NAME
 from workflows.closed_won_client import start_closed_won
 
-STAGES = 4
+STAGES = 5
+NO_SALESFORCE = "00D000000000000"  # in memory there is no Salesforce org: the receiver serves only the console
 
 
 async def demo(args: argparse.Namespace) -> int:
@@ -47,7 +56,7 @@ async def demo(args: argparse.Namespace) -> int:
         return await demo_over_http(args, options, opts, rules, policy)
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
     clean_state_dir(
-        opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR)
+        opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR, USERS_FILE_NAME)
     )  # a run with --systems sandbox left those
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
@@ -57,7 +66,10 @@ async def demo(args: argparse.Namespace) -> int:
 
     stage(1, STAGES, f"Starting the Temporal dev server on {opts.ip}:{opts.port} and a worker ...")
     began = time.monotonic()
-    async with embedded_stack(opts, base.task_queue, rules) as stack:
+    async with (
+        embedded_stack(opts, base.task_queue, rules) as stack,
+        console_receiver(stack, opts.state_dir, args.receiver_port, options.policy) as (receiver_url, console),
+    ):
         settings = stack.settings
         step(f"ready in {time.monotonic() - began:.1f} s")
         block(
@@ -70,6 +82,7 @@ async def demo(args: argparse.Namespace) -> int:
                     ("Mapping rules", f"version {rules.version} ({options.rules_path()})"),
                     ("Saga policy", f"version {policy.version} ({options.policy_path()})"),
                     ("CRM seeded with", sorted(stack.systems.crm.deals)),
+                    *console_rows(receiver_url, console),
                 ],
                 indent="",
             )
@@ -78,6 +91,7 @@ async def demo(args: argparse.Namespace) -> int:
 
         stage(4, STAGES, "What the in-memory systems hold now")
         block(systems_report(stack.systems))
+        completed.append(await console_story(stack, policy, receiver_url, console))
         return await ending(
             settings,
             None if all(completed) else "a saga did not complete",
@@ -113,6 +127,32 @@ async def approval_story(stack: MemoryStack, policy: SagaPolicy) -> bool:
         return False
     state = await wait_for_result(stack.client, stack.settings, workflow_id, began)
     return report(stack.settings, workflow_id, state)
+
+
+async def console_story(stack: MemoryStack, policy: SagaPolicy, receiver_url: str, console: ConsoleSettings) -> bool:
+    deal = pending_deal()
+    stack.systems.crm.save_deal(deal)
+    opportunity = deal.opportunity.opportunity_id
+    stage(5, STAGES, f"Deal {opportunity}, {deal.account.name}: left for finance in the console")
+    workflow_id = await start(stack, opportunity, policy)
+    return await left_for_the_console(stack.client, stack.settings, workflow_id, receiver_url, console)
+
+
+@asynccontextmanager
+async def console_receiver(
+    stack: MemoryStack, state_dir: Path, port: int, policy: Callable[[], SagaPolicy]
+) -> AsyncIterator[tuple[str, ConsoleSettings]]:
+    """The receiver on `port`, serving the finance console (there is no Salesforce to send it anything)."""
+    console = demo_console(state_dir, stack.settings.ui_url)
+
+    async def temporal() -> Client:
+        return stack.client
+
+    receiver_settings = ReceiverSettings(
+        salesforce_organization_id=NO_SALESFORCE, task_queue=stack.settings.task_queue, console=console
+    )
+    async with serving(create_receiver_app(temporal, receiver_settings, policy), port) as url:
+        yield url, console
 
 
 async def start(stack: MemoryStack, opportunity: str, policy: SagaPolicy) -> str:

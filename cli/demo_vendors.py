@@ -30,11 +30,13 @@ from canonical.saga import ClosedWonState, SagaStatus
 from canonical.saga_policy import SagaPolicy
 from cli import output
 from cli.billing_year import CONTRACT_START
+from cli.console_demo import USERS_FILE_NAME, console_rows, demo_console, left_for_the_console, pending_deal
 from cli.context import SANDBOX_NOTE, Globals, seeded_opportunities
+from cli.reconciliation_demo import reconcile_the_year
 from cli.revenue_report import contract_lineage, export_year, trial_balance_comparison, year_report
 from cli.revenue_year import Amendment as YearAmendment
 from cli.revenue_year import RevenueYear
-from cli.sandbox import SQLITE_FILES
+from cli.sandbox import OUTBOUND_PATH, SQLITE_FILES
 from cli.stacks import VendorStack, require_free_ports, require_free_sandbox_ports, sandbox_options, vendor_stack
 from cli.story import (
     DemoFailed,
@@ -51,14 +53,15 @@ from cli.story import (
     wait_for_status,
 )
 from cli.vendor_report import vendor_report
+from receiver.console import ConsoleSettings
 from sandbox.netsuite import close_period
-from sandbox.salesforce.seed import SeedError, close_opportunity, get_token
+from sandbox.salesforce.seed import SeedError, close_opportunity, get_token, seed_salesforce
 from workers.dev_server import DevServerOptions
 from workers.vendor_systems import DATABASE_FILE_NAME
 from workflows.closed_won import workflow_id_for
 from workflows.invoice_client import amendment_workflow_id
 
-STAGES = 6
+STAGES = 7
 YEAR_END = datetime(2028, 1, 21, tzinfo=UTC)  # the last invoice (December's usage) paid
 START_TIMEOUT_SECONDS = 30.0  # the emulator delivers Outbound Messages within about a second
 
@@ -69,7 +72,7 @@ async def demo_over_http(
     task_queue = options.settings().task_queue
     require_free_ports(opts)  # before deleting: a server still running on these ports may own the state dir
     require_free_sandbox_ports(args, opts)
-    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR))
+    clean_state_dir(opts.state_dir, also=(*SQLITE_FILES, DATABASE_FILE_NAME, REPORTS_DIR, USERS_FILE_NAME))
 
     output.say("q2c demo: closed-won deals become ERP and billing customers, a subscription and a revenue")
     output.say("contract, each deal orchestrated by a Temporal saga that can wait for finance and undo its steps.")
@@ -79,8 +82,9 @@ async def demo_over_http(
     stage(1, STAGES, "Starting the Temporal dev server, the vendor emulators, the receiver and a worker ...")
     began = time.monotonic()
     sandbox = sandbox_options(args, opts.state_dir)
+    console = demo_console(opts.state_dir, f"http://{opts.ip}:{opts.ui_port}")
     async with vendor_stack(
-        opts, task_queue, sandbox, args.receiver_port, rules, options.policy, test_clock_at=CONTRACT_START
+        opts, task_queue, sandbox, args.receiver_port, rules, options.policy, CONTRACT_START, console
     ) as stack:
         settings = stack.settings
         step(f"ready in {time.monotonic() - began:.1f} s")
@@ -104,6 +108,7 @@ async def demo_over_http(
                     ("Mapping rules", f"version {rules.version} ({options.rules_path()})"),
                     ("Saga policy", f"version {policy.version} ({options.policy_path()})"),
                     ("Seeded opportunities", seeded_opportunities()),
+                    *console_rows(receiver_base(stack), console),
                 ],
                 indent="",
             )
@@ -120,9 +125,13 @@ async def demo_over_http(
         else:
             stage(5, STAGES, "The year in the revenue engine, checked against the ERP")
             problems += await year_end(stack, opts.state_dir)
+            problems += await reconcile_the_year(stack, CONTRACT_START.date(), YEAR_END.date())
 
         stage(6, STAGES, "What each system holds now")
         block(await vendor_report(stack.vendor_settings, stack.systems.revenue))
+
+        if not await console_story(stack, console):
+            problems.append("the deal left for the console did not reach its approvals inbox")
 
         return await ending(
             settings,
@@ -160,6 +169,28 @@ async def closed_won_story(
         output.error(str(failure))
         return None
     return state if report(settings, workflow_id, state) else None
+
+
+async def console_story(stack: VendorStack, console: ConsoleSettings) -> bool:
+    """One more non-standard deal closes in Salesforce and is left in the finance console for someone to decide."""
+    deal = pending_deal()
+    opportunity = deal.opportunity.opportunity_id
+    workflow_id = workflow_id_for(opportunity)
+    stage(7, STAGES, f"Deal {opportunity}, {deal.account.name}: left for finance in the console")
+    salesforce = stack.sandbox.salesforce
+    try:
+        await seed_salesforce(stack.sandbox.urls["salesforce"], salesforce.client_id, salesforce.client_secret, [deal])
+        await close_in_salesforce(stack, opportunity, deal.opportunity.owner or "the owner")
+        await wait_for_start(stack.client, stack.settings, workflow_id, START_TIMEOUT_SECONDS)
+    except (DemoFailed, SeedError, httpx.HTTPError) as failure:
+        output.error(str(failure))
+        return False
+    step(f"saga started {workflow_id}")
+    return await left_for_the_console(stack.client, stack.settings, workflow_id, receiver_base(stack), console)
+
+
+def receiver_base(stack: VendorStack) -> str:
+    return stack.receiver_url.removesuffix(OUTBOUND_PATH)
 
 
 async def close_in_salesforce(stack: VendorStack, opportunity: str, owner: str) -> None:

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from adapters.memory.reference_deals import INCOMPLETE_OPPORTUNITY, NON_STANDARD_OPPORTUNITY, reference_deal
 from adapters.ports import SystemPorts
+from adapters.store.store import OperationalStore
 from canonical.mapping_rules import MappingRules
 from cli import output
 from cli.context import (
@@ -39,8 +40,10 @@ from cli.vendor_env import VendorSettings, settings_from_env
 from workers.closed_won_worker import build_worker
 from workers.dev_server import DevServerOptions
 from workers.search_attribute_check import check_search_attributes
+from workers.telemetry import SpanExport, load_telemetry_settings, telemetry
 from workers.temporal_settings import TemporalSettings
-from workers.vendor_systems import database_url_from_env, vendor_systems
+from workers.vendor_systems import IN_MEMORY_STORE, database_url_from_env, vendor_systems
+from workflows.reconciliation_client import SCHEDULE_ID, create_daily_schedule_if_missing
 
 REFERENCE = reference_deal().opportunity.opportunity_id
 WORKER_STATE_DIR = Path(".q2c/worker")  # the revenue engine's SQLite file, unless Q2C_DATABASE_URL says otherwise
@@ -49,6 +52,12 @@ WORKER_STATE_DIR = Path(".q2c/worker")  # the revenue engine's SQLite file, unle
 
 
 async def dev(args: argparse.Namespace) -> int:
+    # Spans print to the console unless Q2C_OTEL_EXPORTER says otherwise (see workers.telemetry).
+    with telemetry(load_telemetry_settings(default_exporter=SpanExport.CONSOLE)):
+        return await _dev(args)
+
+
+async def _dev(args: argparse.Namespace) -> int:
     options = Globals.from_args(args)
     base = options.settings()
     opts = dev_server_options(args, base.namespace)
@@ -166,6 +175,11 @@ def close_deal_lines(vendors: VendorStack) -> list[str]:
 
 
 async def worker(args: argparse.Namespace) -> int:
+    with telemetry(load_telemetry_settings()):  # Q2C_OTEL_EXPORTER, Q2C_METRICS_ADDRESS
+        return await _worker(args)
+
+
+async def _worker(args: argparse.Namespace) -> int:
     options = Globals.from_args(args)
     settings = options.settings()
     rules = options.rules()
@@ -182,10 +196,14 @@ async def worker(args: argparse.Namespace) -> int:
     if vendors is None:
         systems = seeded_systems()
         rows.append(("Seeded opportunities", seeded_opportunities()))
-        await _work(client, settings.task_queue, systems.ports(), rules, rows, IN_MEMORY_NOTE)
+        async with await OperationalStore.open(IN_MEMORY_STORE) as store:
+            await _work(client, settings.task_queue, systems.ports(store), rules, rows, IN_MEMORY_NOTE)
         return 0
     database = database_url_from_env(WORKER_STATE_DIR)
-    rows.append(("Database (revenue engine)", database))
+    rows.append(("Database (store, revenue engine)", database))
+    # Reconciliation runs daily by default: the worker that can run it makes sure its schedule exists.
+    created = await create_daily_schedule_if_missing(client, settings.task_queue)
+    rows.append(("Reconciliation", f"daily schedule {SCHEDULE_ID} ({'created' if created else 'exists'})"))
     async with vendor_systems(*vendors, rules, database) as ports:
         await _work(client, settings.task_queue, ports, rules, rows + vendor_rows(vendors), VENDORS_NOTE)
     return 0

@@ -284,6 +284,35 @@ def build_parser() -> argparse.ArgumentParser:
     _systems_option(sub, ("vendors", "memory"), "what the worker talks to")
 
     sub = command(
+        "receiver",
+        _lazy("cli.receiver", "receiver"),
+        "Run the trigger receiver (and the finance console) against the configured Temporal until Ctrl-C.",
+        "Turns vendor events into saga starts: Salesforce Outbound Messages, Stripe and HubSpot webhooks and\n"
+        "generic signed events. Configured by the environment: Q2C_SALESFORCE_ORGANIZATION_ID (required),\n"
+        "Q2C_STRIPE_WEBHOOK_SECRETS, Q2C_HUBSPOT_CLIENT_SECRET, Q2C_HUBSPOT_WEBHOOK_URL,\n"
+        "Q2C_HUBSPOT_CLOSED_WON_STAGES, Q2C_EVENT_SOURCE_SECRETS (source=secret,...); the finance console with\n"
+        "Q2C_CONSOLE_SECRET (and Q2C_CONSOLE_USERS_FILE, Q2C_DATABASE_URL). A scheme without its secret answers\n"
+        "404; while Temporal is unreachable every trigger answers 503 so the vendor retries.",
+        "  Q2C_SALESFORCE_ORGANIZATION_ID=00D... q2c receiver\n"
+        "  q2c receiver --host 0.0.0.0 --port 8700 --address temporal.internal:7233\n",
+    )
+    sub.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    sub.add_argument("--port", type=_port, default=8700, metavar="PORT", help="port (default: 8700)")
+
+    sub = command(
+        "codec-server",
+        _lazy("cli.codec_server", "codec_server"),
+        "Serve the payload codec endpoint for the Temporal UI until Ctrl-C.",
+        "Decrypts (and encrypts) saga payloads for callers presenting Q2C_CODEC_AUTH_TOKEN as a bearer token, so\n"
+        "the Temporal UI can show encrypted sagas. Needs Q2C_PAYLOAD_KEY and Q2C_PAYLOAD_KEY_ID (the workers'\n"
+        "key) and Q2C_CODEC_AUTH_TOKEN; Q2C_CODEC_CORS_ORIGINS lists the UI origins allowed (default: the\n"
+        "Temporal UI URL). Point the UI at http://HOST:PORT/codec.",
+        "  q2c codec-server\n  q2c codec-server --host 0.0.0.0 --port 8799\n",
+    )
+    sub.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    sub.add_argument("--port", type=_port, default=8799, metavar="PORT", help="port (default: 8799)")
+
+    sub = command(
         "sandbox",
         _lazy("cli.sandbox", "sandbox"),
         "Run the Salesforce, Stripe Billing and NetSuite emulators, seeded, until Ctrl-C.",
@@ -414,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _invoicing_commands(command)
     _revenue_command(command)
+    _chaos_command(command)
+    _store_commands(command)
+    _reconciliation_commands(command)
+    _bench_command(command)
 
     for sub in commands.choices.values():
         _global_options(sub, suppress=True)
@@ -474,6 +507,246 @@ def _revenue_command(command: Callable[[str, Command, str, str, str], argparse.A
     sub.add_argument("--year", type=int, required=True, metavar="YYYY", help="the calendar year to report")
     sub.add_argument("--database", metavar="URL", help="q2c's database (sqlite:///FILE or postgresql://...)")
     sub.add_argument("--export", type=Path, metavar="DIR", help="also write JSON, CSV and SVG files here")
+
+
+DATABASE_OPTION_HELP = "q2c's database (sqlite:///FILE or postgresql://...; default $Q2C_DATABASE_URL or .q2c/worker)"
+CASE_ACTIONS = ("retry", "resume", "compensate", "dismiss")
+
+
+def _store_commands(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    """trace, cases and audit: what the sagas recorded in the operational store."""
+    sub = command(
+        "trace",
+        _lazy("cli.trace", "trace"),
+        "Print a contract's whole chain: quote, contract versions, subscription, invoices, ERP postings, payments,\n"
+        "period closes and deferred and recognised revenue.",
+        "Reads the cross-references and audit trail the sagas wrote to q2c's operational store, and the revenue\n"
+        "engine's balances, from q2c's database (--database). Given an invoice or credit note, it traces that\n"
+        "document's contract and shows that document only.",
+        "  q2c trace C-006NW0000000001 --database sqlite:///.q2c/demo/q2c.sqlite\n"
+        "  q2c trace in_1PQ... --database sqlite:///.q2c/demo/q2c.sqlite\n",
+    )
+    sub.add_argument("id", metavar="CONTRACT_OR_INVOICE", help="a contract ID, or an invoice or credit note ID")
+    sub.add_argument("--database", metavar="URL", help=DATABASE_OPTION_HELP)
+
+    sub = command(
+        "cases",
+        _lazy("cli.cases", "list_cases"),
+        "List the open exception cases (sagas parked for a person), largest amount at risk first.",
+        "Every saga that parks (bad deal data, an unmapped product, a missing ERP customer, a stale amendment...)\n"
+        "opens a case with its category, the amount at risk, the owning role and its history. `q2c cases resolve`\n"
+        "moves the saga on and closes the case, recording who did it and why:\n"
+        "  retry, resume  the saga runs its parked step again (closed-won re-reads the deal)\n"
+        "  compensate     the saga is cancelled: closed-won and amendments undo what they did\n"
+        "  dismiss        the case is closed, the saga left alone",
+        "  q2c cases --database sqlite:///.q2c/dev/q2c.sqlite\n"
+        "  q2c cases --owner billing_ops\n"
+        '  q2c cases resolve 3 --action retry --as olga.ops --reason "mapped PREM-MOD in the rules"\n',
+    )
+    sub.add_argument("--category", metavar="CATEGORY", help="only this category, e.g. master_data_mismatch")
+    sub.add_argument("--owner", choices=("sales_ops", "billing_ops", "controllership"), help="only this role's")
+    sub.add_argument("--database", metavar="URL", help=DATABASE_OPTION_HELP)
+    actions = sub.add_subparsers(dest="cases_action", metavar="ACTION", title="actions")
+    resolve = actions.add_parser(
+        "resolve",
+        help="resolve a case: retry, resume, compensate or dismiss its saga, saying who and why",
+        description="Resolve an exception case: move its saga on (retry|resume: run the parked step again;\n"
+        "compensate: cancel it, undoing what it did; dismiss: leave it alone) and close the case, recording\n"
+        "who did it and why in the case's history and the audit trail.",
+        epilog="examples:\n"
+        '  q2c cases resolve 3 --action retry --as olga.ops --reason "ERP customer ID restored"\n'
+        '  q2c cases resolve 4 --action dismiss --as carl.controller --reason "duplicate of case 3"\n',
+        formatter_class=_Formatter,
+    )
+    resolve.set_defaults(run=_lazy("cli.cases", "resolve"))
+    resolve.add_argument("case_id", type=_positive, metavar="CASE", help="the case number `q2c cases` shows")
+    resolve.add_argument("--action", required=True, choices=CASE_ACTIONS, help="what to do with the saga")
+    resolve.add_argument("--as", dest="user", required=True, metavar="USER", help="who resolves it, e.g. olga.ops")
+    resolve.add_argument("--reason", required=True, metavar="TEXT", help="why (required; kept in the history)")
+    resolve.add_argument("--database", metavar="URL", default=argparse.SUPPRESS, help=DATABASE_OPTION_HELP)
+    _global_options(resolve, suppress=True)
+
+    sub = command(
+        "console-user",
+        _lazy("cli.console_users", "console_user"),
+        "Add a finance console user (or change their role and password).",
+        "Roles: viewer (reads everything), approver (approves and rejects deals and amendments; the name must\n"
+        "hold the approver role of the saga policy, which the saga checks), operations (resolves, retries or\n"
+        "dismisses exception cases). Asks for the password twice; only its scrypt hash is stored.",
+        "  q2c console-user fiona.finance --role approver\n"
+        "  q2c console-user olga.ops --role operations --users-file /etc/q2c/console-users.toml\n"
+        "  printf '%s\\n' \"$PASSWORD\" | q2c console-user vic.viewer --role viewer --password-stdin\n",
+    )
+    sub.add_argument("name", metavar="NAME", help="the user name, as the saga policy knows approvers")
+    sub.add_argument("--role", required=True, choices=("viewer", "approver", "operations"), help="what they may do")
+    sub.add_argument(
+        "--users-file",
+        default=os.environ.get("Q2C_CONSOLE_USERS_FILE", "config/console-users.toml"),
+        metavar="FILE",
+        help="the console's users file (default: $Q2C_CONSOLE_USERS_FILE or config/console-users.toml)",
+    )
+    sub.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    sub = command(
+        "audit",
+        _lazy("cli.audit", "verify"),
+        "Check that the audit trail's hash chain is unbroken (`q2c audit verify`).",
+        "Every audit record carries sha256(previous record's hash + its own content). verify recomputes the\n"
+        "chain from the first record and exits 1 naming the first record that was edited, deleted or reordered.",
+        "  q2c audit verify --database sqlite:///.q2c/demo/q2c.sqlite\n",
+    )
+    sub.add_argument("--database", metavar="URL", help=DATABASE_OPTION_HELP)
+    checks = sub.add_subparsers(dest="audit_action", metavar="ACTION", title="actions", required=True)
+    verify = checks.add_parser(
+        "verify",
+        help="recompute the hash chain; exit 1 at the first break",
+        description="Recompute the audit trail's hash chain; exit 1 naming the first break.",
+        epilog="examples:\n  q2c audit verify --database sqlite:///.q2c/demo/q2c.sqlite\n",
+        formatter_class=_Formatter,
+    )
+    verify.set_defaults(run=_lazy("cli.audit", "verify"))
+    verify.add_argument("--database", metavar="URL", default=argparse.SUPPRESS, help=DATABASE_OPTION_HELP)
+
+
+def _reconciliation_commands(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    sub = command(
+        "recon",
+        _recon_usage,
+        "Reconcile billing with the ERP and the revenue engine: run, report, schedule.",
+        "  run       start the Reconciliation workflow for a day (default: yesterday) or --from/--to, wait,\n"
+        "            print the summary (exit 1 when it found breaks; each break is an exception case)\n"
+        "  report    print a run's breaks (default: the latest run) and export them with --csv FILE\n"
+        "  schedule  create or update the daily Temporal Schedule (reconciles the day before)",
+        "  q2c recon run --date 2027-03-01\n"
+        "  q2c recon run --from 2027-01-01 --to 2027-12-31\n"
+        "  q2c recon report --csv breaks.csv\n"
+        "  q2c recon schedule --hour 2\n",
+    )
+    actions = sub.add_subparsers(dest="recon_action", metavar="ACTION", title="actions")
+    run = actions.add_parser(
+        "run",
+        help="reconcile a day or a span of days now and print the summary",
+        description="Start (or join) the Reconciliation workflow and wait for it. Matches billing's invoices and\n"
+        "credit notes with the ERP's AR postings per document and per day, legal entity and currency, the ERP's\n"
+        "open AR with billing's payment status, and the ERP's GL balances with the revenue engine's.",
+        epilog="examples:\n  q2c recon run --date 2027-03-01\n  q2c recon run --from 2027-01-01 --to 2028-01-31\n",
+        formatter_class=_Formatter,
+    )
+    run.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the billing day (default: yesterday, UTC)")
+    run.add_argument("--from", dest="first_day", type=_day, metavar="YYYY-MM-DD", help="first day of a span")
+    run.add_argument("--to", dest="last_day", type=_day, metavar="YYYY-MM-DD", help="last day of a span")
+    run.set_defaults(run=_lazy("cli.reconciliation", "recon_run"))
+    _global_options(run, suppress=True)
+    report = actions.add_parser(
+        "report",
+        help="print a reconciliation run's breaks; --csv exports them",
+        description="Reads the runs kept in q2c's database (--database, default $Q2C_DATABASE_URL or\n"
+        ".q2c/worker/q2c.sqlite).",
+        epilog="examples:\n  q2c recon report\n  q2c recon report --run 3 --csv breaks.csv\n",
+        formatter_class=_Formatter,
+    )
+    report.add_argument("--run", dest="run_id", type=int, metavar="ID", help="the run (default: the latest)")
+    report.add_argument("--csv", type=Path, metavar="FILE", help="also write the breaks as CSV")
+    report.add_argument("--database", metavar="URL", help="q2c's database (sqlite:///FILE or postgresql://...)")
+    report.set_defaults(run=_lazy("cli.reconciliation", "recon_report"))
+    _global_options(report, suppress=True)
+    schedule = actions.add_parser(
+        "schedule",
+        help="create or update the daily reconciliation schedule",
+        description="A Temporal Schedule (reconciliation-daily) that starts Reconciliation every day at --hour UTC\n"
+        "for the day before; skipped while the previous run still runs.",
+        epilog="examples:\n  q2c recon schedule\n  q2c recon schedule --hour 5\n",
+        formatter_class=_Formatter,
+    )
+    schedule.add_argument("--hour", type=int, default=2, metavar="H", help="hour of the day, UTC (default: 2)")
+    schedule.set_defaults(run=_lazy("cli.reconciliation", "recon_schedule"))
+    _global_options(schedule, suppress=True)
+
+
+async def _recon_usage(args: argparse.Namespace) -> int:
+    raise CliError("name an action: q2c recon run | report | schedule (see q2c recon --help)")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+
+
+def _bench_command(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    sub = command(
+        "bench",
+        _lazy("cli.bench", "bench"),
+        "Run a benchmark: it prints a table and one JSON line (figures, not pass/fail).",
+        "  saga-throughput  closed-won and invoice -> revenue sagas end to end against the emulators (or\n"
+        "                   --systems memory), at several concurrencies, against a bare workflow with as many\n"
+        "                   no-op activities measured in the same run; CPU per process\n"
+        "  saga-cost        history events and Temporal Cloud billable Actions per saga type\n"
+        "  revenue-engine   schedule lines per second and peak memory for a generated 100,000-contract book\n"
+        "  reconciliation   the reconciliation benchmark, where installed\n"
+        "Everything after NAME goes to the benchmark: `q2c bench NAME -- --help` lists its options.",
+        "  q2c bench saga-throughput -- --sagas 50 --concurrency 5 20\n"
+        "  q2c bench saga-throughput -- --systems memory --sagas 200 --concurrency 10 50\n"
+        "  q2c bench saga-cost\n"
+        "  q2c bench revenue-engine -- --contracts 100000 --profile 2000\n",
+    )
+    sub.add_argument(
+        "benchmark",
+        choices=("saga-throughput", "saga-cost", "revenue-engine", "reconciliation"),
+        metavar="NAME",
+        help="saga-throughput, saga-cost, revenue-engine or reconciliation",
+    )
+    sub.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options, after --")
+
+
+def _chaos_command(command: Callable[[str, Command, str, str, str], argparse.ArgumentParser]) -> None:
+    sub = command(
+        "chaos",
+        _lazy("cli.chaos.command", "chaos"),
+        "Run the fault campaign: sagas through worker crashes, vendor faults, server restarts and bad input.",
+        "Each scenario starts its own stack under --state-dir (a Temporal dev server on SQLite and a worker, each\n"
+        "in its own process; the vendor emulators; the receiver), closes --sagas distinct deals in Salesforce,\n"
+        "lets their first invoices fall due on a Stripe test clock, and meanwhile:\n"
+        "  worker-crash    SIGKILLs the worker 0.5-4 s after it starts polling and starts it again;\n"
+        "  vendor-faults   the emulators answer 5xx, 429 with Retry-After, time out and drop connections, and\n"
+        "                  duplicate and reorder webhooks, at --fault-rate per request or delivery;\n"
+        "  server-restart  SIGKILLs the Temporal dev server every 4-8 s and starts it on the same SQLite file;\n"
+        "  bad-input       closes fuzzed deals and sends fuzzed webhooks: each must be refused (4xx) or park in\n"
+        "                  needs attention with a category; none may post anything or crash the worker.\n"
+        "Then it checks every saga completed, was compensated or parked (none stuck or lost), that each emulator\n"
+        "holds one customer per account, one subscription per contract, one NetSuite invoice per Stripe invoice\n"
+        "and no journal twice, that NetSuite's ledger balances, and that Stripe's invoices reconcile with\n"
+        "NetSuite's. Prints a table and one JSON line; exits 1 if anything was lost, duplicated or unbalanced.\n"
+        "Random choices come from --seed: the same seed replays the same faults.",
+        "  q2c chaos --short                            every scenario, small, as CI runs it\n"
+        "  q2c chaos all --sagas 200                    the full campaign\n"
+        "  q2c chaos worker-crash --sagas 300 --seed 7\n"
+        "  q2c chaos vendor-faults --fault-rate 0.2\n",
+    )
+    sub.add_argument(
+        "scenario",
+        nargs="?",
+        default="all",
+        choices=["all", "worker-crash", "vendor-faults", "server-restart", "bad-input"],
+        help="which scenario (default: all)",
+    )
+    sub.add_argument("--sagas", type=_positive, metavar="N", help="deals per scenario (default: 200; --short: 6)")
+    sub.add_argument(
+        "--fault-rate", type=float, default=0.1, metavar="R", help="vendor fault probability per request (0.1)"
+    )
+    sub.add_argument("--seed", type=int, default=1, help="seed of every random choice (default: 1)")
+    sub.add_argument("--short", action="store_true", help="the short campaign CI runs")
+    sub.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="how long sagas may take once the disturbance stops before they count as stuck (default: 120)",
+    )
+    sub.add_argument(
+        "--state-dir", default=".q2c/chaos", metavar="DIR", help="emptied, then one folder per scenario (.q2c/chaos)"
+    )
 
 
 def _month(text: str) -> date:

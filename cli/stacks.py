@@ -18,6 +18,7 @@ from temporalio.client import Client
 from adapters.memory.systems import InMemorySystems
 from adapters.ports import SystemPorts
 from adapters.store.database import sqlite_url
+from adapters.store.store import OperationalStore
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
 from cli import output
@@ -27,6 +28,7 @@ from cli.ports import require_distinct, require_free, taken
 from cli.sandbox import OUTBOUND_PATH, port_options, port_roles, ports_of, seeded_sandbox
 from cli.vendor_env import VendorSettings
 from receiver.app import ReceiverSettings, create_receiver_app
+from receiver.console import ConsoleSettings
 from sandbox.servers import EmulatorFailedToStart, serve_apps
 from sandbox.stack import RunningSandbox, SandboxOptions
 from sandbox.stripe.settings import WebhookEndpointSettings
@@ -34,7 +36,7 @@ from workers.closed_won_worker import build_worker
 from workers.dev_server import DevServerFailedToStart, DevServerOptions, TemporalDevServer
 from workers.search_attribute_check import check_search_attributes
 from workers.temporal_settings import TemporalSettings
-from workers.vendor_systems import DATABASE_FILE_NAME, sandbox_vendor_settings, vendor_systems
+from workers.vendor_systems import DATABASE_FILE_NAME, IN_MEMORY_STORE, sandbox_vendor_settings, vendor_systems
 
 STRIPE_WEBHOOK_PATH = "/stripe/webhooks"
 # The development signing secret the Stripe emulator signs its webhooks with and the receiver checks.
@@ -146,7 +148,11 @@ async def embedded_stack(opts: DevServerOptions, task_queue: str, rules: Mapping
     """The dev server and a worker on seeded in-memory systems."""
     async with temporal_stack(opts, task_queue) as stack:
         systems = seeded_systems()
-        async with build_worker(stack.client, task_queue, systems.ports(), rules):
+        # The operational store lives in memory too, as long as the systems do.
+        async with (
+            await OperationalStore.open(IN_MEMORY_STORE) as store,
+            build_worker(stack.client, task_queue, systems.ports(store), rules),
+        ):
             yield MemoryStack(stack.server, stack.settings, stack.client, systems)
 
 
@@ -159,11 +165,12 @@ async def vendor_stack(
     rules: MappingRules,
     policy: Callable[[], SagaPolicy],
     test_clock_at: datetime | None = None,
+    console: ConsoleSettings | None = None,
 ) -> AsyncIterator[VendorStack]:
     """The dev server, the seeded emulators, the receiver, and a worker whose adapters talk to the emulators.
 
     With `test_clock_at`, a Stripe test clock frozen then is created first, and every billing customer the worker
-    creates lives on it.
+    creates lives on it. With `console`, the receiver serves the finance console at /console.
     """
     async with temporal_stack(opts, task_queue) as stack, seeded_sandbox(sandbox, rules) as running:
         test_clock = None
@@ -180,6 +187,7 @@ async def vendor_stack(
                 salesforce_organization_id=running.salesforce.organization_id,
                 task_queue=task_queue,
                 stripe_webhook_secrets=(SecretStr(SANDBOX_STRIPE_WEBHOOK_SECRET),),
+                console=console,
             ),
             policy,
         )

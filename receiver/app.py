@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
@@ -20,15 +21,20 @@ from adapters.salesforce.ids import id15
 from canonical.amendment_mapping import AMENDMENT_TYPE
 from canonical.saga_policy import SagaPolicy
 from receiver import hubspot_webhooks, signed_events, stripe_webhooks
+from receiver.codec_endpoint import mount_codec_endpoint
+from receiver.console import create_console
+from receiver.console.web import Console
 from receiver.deliveries import DeliveryRefused, NotConfigured, SagaStarter, read_body
 from receiver.salesforce_outbound import ACK, MalformedOutboundMessage, parse_outbound_message
 from receiver.settings import ReceiverSettings
+from receiver.trigger_tracing import TriggerSpans
 from workflows.closed_won_client import start_closed_won
 from workflows.invoice_client import start_amendment
 
 __all__ = ["ReceiverSettings", "create_receiver_app"]
 
 CLOSED_WON = "Closed Won"
+CONSOLE_PATH = "/console"
 log = logging.getLogger("q2c.receiver")
 
 
@@ -36,9 +42,14 @@ def create_receiver_app(
     client: Callable[[], Awaitable[Client]], settings: ReceiverSettings, policy: Callable[[], SagaPolicy]
 ) -> FastAPI:
     """`client` and `policy` are called per event, so a reconnect or a policy edit needs no restart."""
-    app = FastAPI(title="q2c trigger receiver", docs_url=None, redoc_url=None)
+    console = None if settings.console is None else create_console(settings.console, client)
+    app = FastAPI(title="q2c trigger receiver", docs_url=None, redoc_url=None, lifespan=_closing(console))
+    if console is not None:
+        app.mount(CONSOLE_PATH, console[0])  # the finance console (receiver/console)
     starter = SagaStarter(client, policy, settings.task_queue)
     app.add_exception_handler(DeliveryRefused, _refused)
+    app.add_middleware(TriggerSpans)
+    mount_codec_endpoint(app)  # /codec, when payloads are encrypted and a codec token is set
 
     @app.post("/salesforce/outbound-messages")
     async def salesforce_outbound_message(request: Request) -> Response:
@@ -104,6 +115,20 @@ def create_receiver_app(
         return await starter.answer(signed_events.signed_event_triggers(body))
 
     return app
+
+
+def _closing(console: tuple[FastAPI, Console] | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The receiver's lifespan: the console's store connections close with the server."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if console is not None:
+                await console[1].close()
+
+    return lifespan
 
 
 async def _refused(request: Request, error: Exception) -> Response:

@@ -11,6 +11,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from receiver.console.settings import ConsoleSettings
+
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -34,6 +36,9 @@ class ReceiverSettings(BaseModel):
     event_source_secrets: dict[str, tuple[SecretStr, ...]] = Field(
         default_factory=dict,
         description="Per source of /events/{source}: its signing secrets (old and new while rotating)",
+    )
+    console: ConsoleSettings | None = Field(
+        None, description="The finance console at /console (receiver/console); None: no console is served"
     )
 
     @field_validator("stripe_webhook_secrets", "hubspot_client_secret")

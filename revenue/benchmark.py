@@ -1,19 +1,14 @@
-"""Throughput check, not a test: `python -m revenue.benchmark [contracts] [workers]`.
+"""The generated book the revenue engine's benchmark runs (`q2c bench revenue-engine`, `bench/revenue_engine.py`).
 
-Builds `contracts` one-obligation contracts, each a 36-month subscription starting on some day of 2027 (so most
-schedules touch 37 calendar months), then times each stage: obligations and allocation, plans, schedules.
-Figures are printed; nothing is asserted, since they depend on the machine.
+Contract `n` has one obligation: a 36-month subscription of 1-500 seats starting on day `n % 365` of 2027 (so
+most schedules touch 37 calendar months). The book is built from its numbers alone, so any process can build
+its own slice of it.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 from canonical.money import Money
 from canonical.product import SspBasis
@@ -22,7 +17,6 @@ from revenue.calendar import AccountingCalendar, calendar_months
 from revenue.obligations import PerformanceObligation, QuantityPhase, Satisfaction, StandalonePrice
 from revenue.recognition import RevenuePlan, plan_contract, schedule
 
-T = TypeVar("T")
 CALENDAR: AccountingCalendar = calendar_months(date(2027, 1, 1), date(2030, 12, 31))
 
 
@@ -59,32 +53,6 @@ def lines_for(plans: list[RevenuePlan]) -> int:
     return sum(len(schedule(plan, CALENDAR).minor_units) for plan in plans)
 
 
-def timed(label: str, work: Callable[[], T]) -> T:
-    began = time.perf_counter()
-    result = work()
-    print(f"{label:<44} {time.perf_counter() - began:7.2f} s")
-    return result
-
-
-def main(contracts: int = 100_000, workers: int = 1) -> None:
-    print(f"{contracts:,} contracts, {workers} worker(s)")
-    plans = timed("obligations + allocation + plans", lambda: plans_for(0, contracts))
-    lines = timed("schedules (one process)", lambda: lines_for(plans))
-    print(f"{lines:,} schedule lines")
-    if workers > 1:
-        size = -(-contracts // workers)
-        with ProcessPoolExecutor(workers) as pool:
-
-            def fan_out() -> int:
-                starts = range(0, contracts, size)
-                return sum(pool.map(_plans_and_lines, starts, [min(size, contracts - s) for s in starts]))
-
-            timed(f"plans + schedules ({workers} processes)", fan_out)
-
-
-def _plans_and_lines(first: int, count: int) -> int:
+def book_lines(first: int, count: int) -> int:
+    """Contracts `first` .. `first + count - 1` of the book, from obligations to schedule lines: the lines made."""
     return lines_for(plans_for(first, count))
-
-
-if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:3]))

@@ -14,6 +14,7 @@ Kinds:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Literal
 from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 FaultKind = Literal["error", "rate_limit", "slow", "drop", "duplicate_webhook", "reorder_webhooks"]
@@ -90,6 +92,10 @@ class FaultMiddleware(BaseHTTPMiddleware):
         if rule is None:
             return await call_next(request)
         if rule.kind == "slow":
+            # The vendor has the whole request and is slow to answer. Read the body first: a client that gives up
+            # meanwhile disconnects, and a body read after that is empty (an empty POST /v1/customers would create
+            # an empty customer under the request's idempotency key, which no real vendor does).
+            await request.body()
             await asyncio.sleep(rule.delay_seconds)
             return await call_next(request)
         if rule.kind == "drop":
@@ -97,17 +103,31 @@ class FaultMiddleware(BaseHTTPMiddleware):
         return self._error_response(rule)
 
 
+DROP_MESSAGE = "sandbox fault: connection dropped"
+
+
+def _not_an_injected_drop(record: logging.LogRecord) -> bool:
+    """uvicorn logs every exception an app raises with its traceback; a drop we injected is not news, nor is a
+    client that gave up on a request a `slow` fault delayed (it disconnects before its body is read)."""
+    error = record.exc_info[1] if record.exc_info else None
+    injected_drop = isinstance(error, ConnectionAbortedError) and str(error) == DROP_MESSAGE
+    return not (injected_drop or isinstance(error, ClientDisconnect))
+
+
 class _DroppedResponse(Response):
     """Starts a response, then fails: the server closes the connection and the client sees it cut."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
-        raise ConnectionAbortedError("sandbox fault: connection dropped")
+        raise ConnectionAbortedError(DROP_MESSAGE)
 
 
 def install_faults(app: FastAPI, injector: FaultInjector, error_response: ErrorResponder) -> None:
     """Add the middleware and the admin endpoints that read and replace the fault rules."""
     app.add_middleware(FaultMiddleware, injector=injector, error_response=error_response)
+    server_log = logging.getLogger("uvicorn.error")  # a filter survives uvicorn's own logging configuration
+    if _not_an_injected_drop not in server_log.filters:
+        server_log.addFilter(_not_an_injected_drop)
     router = APIRouter(prefix=ADMIN_PREFIX)
 
     @router.get("/faults")

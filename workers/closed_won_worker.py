@@ -27,6 +27,7 @@ from activities.closed_won import (
     ErpActivities,
     RevenueActivities,
 )
+from activities.exception_queue import ExceptionQueueActivities
 from activities.invoice_to_revenue import (
     BillingDocumentActivities,
     CrmAccountActivities,
@@ -34,14 +35,19 @@ from activities.invoice_to_revenue import (
     GeneralLedgerActivities,
     RevenueLedgerActivities,
 )
+from activities.reconciliation import ReconciliationActivities
 from adapters.ports import AmendmentPorts, InvoicingPorts, SystemPorts
+from adapters.reconciliation_ports import ReconciliationPorts
+from adapters.store.port import OperationalStorePort
 from canonical.mapping_rules import MappingRules
+from workers.telemetry import worker_interceptors
 from workflows.amendment_to_invoice import AmendmentToInvoice
 from workflows.closed_won import ClosedWonToSubscription
 from workflows.contract_sequencer import ContractSequencer
 from workflows.invoice_to_revenue import InvoiceToRevenue
 from workflows.payment_settled import PaymentSettled
 from workflows.period_close import PeriodClose
+from workflows.reconciliation import Reconciliation
 
 WORKFLOWS: Sequence[type] = (ClosedWonToSubscription,)
 INVOICING_WORKFLOWS: Sequence[type] = (InvoiceToRevenue, PaymentSettled, PeriodClose)
@@ -49,13 +55,17 @@ AMENDMENT_WORKFLOWS: Sequence[type] = (AmendmentToInvoice, ContractSequencer)
 
 
 def closed_won_activities(systems: SystemPorts, rules: MappingRules) -> list[Callable[..., Any]]:
-    crm, mapping = CrmActivities(systems.crm), ContractMappingActivities(rules)
+    store = systems.store  # each activity records in q2c's operational store what it did (none: nothing)
+    crm, mapping = CrmActivities(systems.crm, store), ContractMappingActivities(rules, store)
     erp, billing, revenue = (
-        ErpActivities(systems.erp),
-        BillingActivities(systems.billing),
-        RevenueActivities(systems.revenue),
+        ErpActivities(systems.erp, store),
+        BillingActivities(systems.billing, store),
+        RevenueActivities(systems.revenue, store),
     )
+    cases = ExceptionQueueActivities(store)
     return [
+        cases.open_exception_case,
+        cases.close_exception_case,
         crm.read_closed_won_deal,
         crm.write_saga_outcome_to_crm,
         mapping.map_deal_to_contract,
@@ -70,10 +80,12 @@ def closed_won_activities(systems: SystemPorts, rules: MappingRules) -> list[Cal
     ]
 
 
-def invoicing_activities(systems: InvoicingPorts, rules: MappingRules) -> list[Callable[..., Any]]:
-    billing, mapping = BillingDocumentActivities(systems.billing), ErpDocumentMappingActivities(rules)
-    ledger, revenue = GeneralLedgerActivities(systems.ledger), RevenueLedgerActivities(systems.revenue)
-    crm = CrmAccountActivities(systems.crm)
+def invoicing_activities(
+    systems: InvoicingPorts, rules: MappingRules, store: OperationalStorePort | None = None
+) -> list[Callable[..., Any]]:
+    billing, mapping = BillingDocumentActivities(systems.billing, store), ErpDocumentMappingActivities(rules, store)
+    ledger, revenue = GeneralLedgerActivities(systems.ledger, store), RevenueLedgerActivities(systems.revenue, store)
+    crm = CrmAccountActivities(systems.crm, store)
     return [
         billing.fetch_billing_document,
         billing.fetch_billing_payment,
@@ -96,9 +108,12 @@ def invoicing_activities(systems: InvoicingPorts, rules: MappingRules) -> list[C
     ]
 
 
-def amendment_activities(systems: AmendmentPorts, rules: MappingRules, task_queue: str) -> list[Callable[..., Any]]:
-    crm, mapping = CrmAmendmentActivities(systems.crm), AmendmentMappingActivities(rules)
-    billing, revenue = BillingAmendmentActivities(systems.billing), RevenueModificationActivities(systems.revenue)
+def amendment_activities(
+    systems: AmendmentPorts, rules: MappingRules, task_queue: str, store: OperationalStorePort | None = None
+) -> list[Callable[..., Any]]:
+    crm, mapping = CrmAmendmentActivities(systems.crm, store), AmendmentMappingActivities(rules, store)
+    billing = BillingAmendmentActivities(systems.billing, store)
+    revenue = RevenueModificationActivities(systems.revenue, store)
     turns = ContractTurnActivities(task_queue)
     return [
         crm.read_amendment,
@@ -114,12 +129,28 @@ def amendment_activities(systems: AmendmentPorts, rules: MappingRules, task_queu
     ]
 
 
+def reconciliation_activities(ports: ReconciliationPorts) -> list[Callable[..., Any]]:
+    recon = ReconciliationActivities(ports)
+    return [
+        recon.start_reconciliation_run,
+        recon.stage_billing_documents,
+        recon.stage_erp_postings,
+        recon.stage_ledger_balances,
+        recon.match_and_file_breaks,
+    ]
+
+
 def build_worker(client: Client, task_queue: str, systems: SystemPorts, rules: MappingRules) -> Worker:
     workflows, activities = list(WORKFLOWS), closed_won_activities(systems, rules)
     if systems.invoicing is not None:
         workflows += INVOICING_WORKFLOWS
-        activities += invoicing_activities(systems.invoicing, rules)
+        activities += invoicing_activities(systems.invoicing, rules, systems.store)
     if systems.amendments is not None:
         workflows += AMENDMENT_WORKFLOWS
-        activities += amendment_activities(systems.amendments, rules, task_queue)
-    return Worker(client, task_queue=task_queue, workflows=workflows, activities=activities)
+        activities += amendment_activities(systems.amendments, rules, task_queue, systems.store)
+    if systems.reconciliation is not None:
+        workflows.append(Reconciliation)
+        activities += reconciliation_activities(systems.reconciliation)
+    return Worker(
+        client, task_queue=task_queue, workflows=workflows, activities=activities, interceptors=worker_interceptors()
+    )

@@ -15,8 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
+
+from workers.trace_roots import TraceRootForStarts
 
 CONFIG_ENV = "Q2C_CONFIG"
 TABLE = "temporal"
@@ -179,15 +182,26 @@ def _read_bytes(setting: str, path: Path | None) -> bytes | None:
         raise SettingsError(f"{setting}: cannot read {path}: {error.strerror}") from None
 
 
-async def connect_temporal(settings: TemporalSettings) -> Client:
-    """A client for `settings`, with the pydantic data converter so canonical models cross the wire as-is."""
+async def connect_temporal(settings: TemporalSettings, *, runtime: Runtime | None = None) -> Client:
+    """A client for `settings`, with the pydantic data converter so canonical models cross the wire as-is.
+
+    Every q2c client is made here, so here is where payloads get encrypted when a payload key is configured
+    (`workers.payload_codec`) and where tracing joins client calls, workflows and activities into one trace (the
+    interceptor is cheap while no tracer provider is installed; workers built on the client inherit it).
+    `runtime`: the Temporal runtime (metrics); the process default when None.
+    """
+    from workers.payload_codec import codec_from_env, data_converter  # it reports errors as our SettingsError
+
+    converter = data_converter(codec_from_env())
     try:
         return await Client.connect(
             settings.address,
             namespace=settings.namespace,
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             tls=_tls_config(settings),
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
+            interceptors=[TraceRootForStarts(), TracingInterceptor()],  # in this order: see workers.trace_roots
+            runtime=runtime,
             connect_timeout=CONNECT_TIMEOUT,
         )
     except RuntimeError as error:

@@ -20,13 +20,16 @@ from adapters.revenue_engine import IN_MEMORY, BuiltInRevenueEngine
 from adapters.salesforce.crm import SalesforceCrm
 from adapters.salesforce.settings import SalesforceSettings
 from adapters.store.database import sqlite_url
+from adapters.store.store import OperationalStore
 from adapters.stripe.billing import StripeBilling
 from adapters.stripe.settings import StripeSettings
 from canonical.mapping_rules import MappingRules
 from sandbox.stack import RunningSandbox
+from workers.reconciliation_systems import reconciliation_ports
 
 DATABASE_URL_ENV = "Q2C_DATABASE_URL"
 DATABASE_FILE_NAME = "q2c.sqlite"
+IN_MEMORY_STORE = "sqlite+aiosqlite://"  # the operational store of the in-memory systems: it lasts as long as they do
 
 
 def database_url_from_env(default_dir: Path, environ: Mapping[str, str] | None = None) -> str:
@@ -43,17 +46,29 @@ async def vendor_systems(
     rules: MappingRules,
     database_url: str = IN_MEMORY,
 ) -> AsyncIterator[SystemPorts]:
-    """The vendor adapters and the revenue engine on `database_url` (default: in memory, for tests)."""
+    """The vendor adapters, and the revenue engine and operational store on `database_url` (default: in memory,
+    for tests)."""
     salesforce, netsuite, stripe = SalesforceCrm(crm), NetSuiteErp.from_rules(erp, rules), StripeBilling(billing)
     revenue = BuiltInRevenueEngine(database_url)
+    store: OperationalStore | None = None
     try:
         await revenue.open()
+        store = await OperationalStore.open(database_url)
         invoicing = InvoicingPorts(billing=stripe, ledger=netsuite, revenue=revenue, crm=salesforce)
         amendments = AmendmentPorts(crm=salesforce, billing=stripe, revenue=revenue)
         yield SystemPorts(
-            crm=salesforce, erp=netsuite, billing=stripe, revenue=revenue, invoicing=invoicing, amendments=amendments
+            crm=salesforce,
+            erp=netsuite,
+            billing=stripe,
+            revenue=revenue,
+            invoicing=invoicing,
+            amendments=amendments,
+            store=store,
+            reconciliation=reconciliation_ports(stripe, netsuite, revenue, store, rules),
         )
     finally:
+        if store is not None:
+            await store.close()
         await revenue.aclose()
         await salesforce.aclose()
         await netsuite.aclose()

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from canonical.contract import Contract
     from canonical.crm_amendment import CrmAmendment
+    from canonical.money import Money
     from canonical.problems import ExceptionCategory
     from canonical.saga import ApprovalDecision, RecordedDecision, Resubmission, SagaException, SagaStatus, SagaType
     from canonical.saga_policy import approver_refusal
@@ -63,7 +64,7 @@ class AmendmentToInvoice:
         self._policy = saga_input.policy
         self._state = AmendmentState(amendment_id=saga_input.amendment_id)
         self._attributes = SearchAttributes()
-        self._steps = SagaSteps(saga_input.policy, self._state, self._publish)
+        self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=self._at_risk)
         self._compensations = Compensations()
         self._turn = False
         self._owner = ""
@@ -105,7 +106,7 @@ class AmendmentToInvoice:
     @workflow.update
     def retry(self, request: Resubmission) -> str:
         """Someone fixed the amendment in the CRM: read and validate it again."""
-        self._steps.parking.request_retry()
+        self._steps.parking.request_retry(request)
         return f"retry requested by {request.requested_by}"
 
     @retry.validator
@@ -260,6 +261,7 @@ class AmendmentToInvoice:
             self._state.amendment_id,
             self._outcome("completed", amended),
             step_key(AmendmentStep.CRM_WRITE_BACK),
+            self._state.decision,
             summary="Write the new contract version back to the CRM",
         )
 
@@ -289,6 +291,7 @@ class AmendmentToInvoice:
                 self._state.amendment_id,
                 self._outcome(status, None, message),
                 step_key(f"crm-{status}"),
+                self._state.decision,
                 summary=f"Tell the CRM: {status}",
                 attempts=5,
             )
@@ -330,6 +333,10 @@ class AmendmentToInvoice:
             credit_note_ids=change.credit_note_ids if change else (),
             message=message,
         )
+
+    def _at_risk(self) -> Money | None:
+        """A parked amendment puts its billing effect at risk (known once previewed)."""
+        return self._state.preview.total if self._state.preview else None
 
     def _verdict(self) -> str:
         decision = self._state.decision

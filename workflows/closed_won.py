@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.compensation import Compensations, run_to_completion
     from workflows.saga_details import describe_closed_won
-    from workflows.saga_steps import SearchAttributes, call, exception_from, step_key, wait_for
+    from workflows.saga_steps import ExceptionCases, SearchAttributes, call, exception_from, step_key, wait_for
 
 WORKFLOW_ID_PREFIX = "closed-won/"
 SAGA_COMPENSATED = "SagaCompensated"
@@ -72,6 +72,7 @@ class ClosedWonToSubscription:
         self._pending_resubmission: Resubmission | None = None
         self._compensations = Compensations()
         self._attributes = SearchAttributes()
+        self._cases = ExceptionCases(saga_input.policy)  # a deal parks before its contract's value is known
 
     @workflow.run
     async def run(self, saga_input: ClosedWonInput) -> ClosedWonState:
@@ -166,10 +167,13 @@ class ClosedWonToSubscription:
             )
             self._move_to(ClosedWonStep.MAP_CONTRACT, SagaStatus.NEEDS_ATTENTION, exception=problem)
             self._pending_resubmission = None
+            case_id = await self._cases.open(problem)
             if not await self._wait_for(
                 lambda: self._pending_resubmission is not None, self._policy.needs_attention_expire_after
             ):
+                await self._cases.close_expired(case_id, "the deal's data was not fixed in time")
                 return None
+            await self._cases.close_resumed(case_id, self._pending_resubmission)
             self._pending_resubmission = None
 
     async def _approval(self, contract: Contract) -> SagaStatus | None:
@@ -300,6 +304,7 @@ class ClosedWonToSubscription:
                 self._state.opportunity_id,
                 outcome,
                 key,
+                self._state.decision,
                 summary=f"Tell the CRM: {status}",
                 attempts=attempts,
             )

@@ -47,7 +47,7 @@ class InvoiceToRevenue:
         self._policy = saga_input.policy
         self._state = InvoiceToRevenueState(document_id=saga_input.document_id)
         self._attributes = SearchAttributes()
-        self._steps = SagaSteps(saga_input.policy, self._state, self._publish)
+        self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=lambda: self._state.total)
 
     @workflow.run
     async def run(self, saga_input: InvoiceToRevenueInput) -> InvoiceToRevenueState:
@@ -98,7 +98,7 @@ class InvoiceToRevenue:
     @workflow.update
     def retry(self, request: Resubmission) -> str:
         """Someone fixed what parked the saga (master data, mapping rules, the ERP): run the step again."""
-        self._steps.parking.request_retry()
+        self._steps.parking.request_retry(request)
         return f"retry requested by {request.requested_by}"
 
     @retry.validator
@@ -188,6 +188,7 @@ class InvoiceToRevenue:
             InvoiceStep.ACCOUNTING_PERIOD,
             GeneralLedgerActivities.find_accounting_period_by_id,
             self._state.period_decision.period_id,
+            self._state.period_decision,
             summary=f"Read the chosen period {self._state.period_decision.period_id}",
         )
 

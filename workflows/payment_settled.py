@@ -38,7 +38,7 @@ class PaymentSettled:
     def __init__(self, saga_input: PaymentSettledInput) -> None:
         self._state = PaymentSettledState(invoice_id=saga_input.invoice_id)
         self._attributes = SearchAttributes()
-        self._steps = SagaSteps(saga_input.policy, self._state, self._publish)
+        self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=lambda: self._state.amount)
 
     @workflow.run
     async def run(self, saga_input: PaymentSettledInput) -> PaymentSettledState:
@@ -78,7 +78,7 @@ class PaymentSettled:
 
     @workflow.update
     def retry(self, request: Resubmission) -> str:
-        self._steps.parking.request_retry()
+        self._steps.parking.request_retry(request)
         return f"retry requested by {request.requested_by}"
 
     @retry.validator

@@ -86,7 +86,7 @@ class PeriodClose:
 
     @workflow.update
     def retry(self, request: Resubmission) -> str:
-        self._steps.parking.request_retry()
+        self._steps.parking.request_retry(request)
         return f"retry requested by {request.requested_by}"
 
     @retry.validator

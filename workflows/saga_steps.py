@@ -3,7 +3,8 @@ with a deadline, key its writes by workflow ID and step, and keep its search att
 
 A step whose activity fails permanently parks the saga in *needs attention* (`ParkedStep`) instead of failing it:
 finance-system writes are idempotent, so once someone fixes the cause, `retry` runs the step again and the saga
-carries on where it stopped, with nothing half-written and nothing duplicated.
+carries on where it stopped, with nothing half-written and nothing duplicated. A parked saga opens a case in the
+exception queue (`ExceptionCases`) and closes it, saying who moved it on and why, when it resumes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from activities.exception_queue import CaseAction, CaseClosing, ExceptionQueueActivities, ParkedCase
+    from canonical.money import Money
     from canonical.problems import ExceptionCategory
-    from canonical.saga import SagaException, SagaStatus
+    from canonical.saga import Resubmission, SagaException, SagaStatus
     from canonical.saga_policy import SagaPolicy
 
 R = TypeVar("R")
 SAGA_EXPIRED = "SagaExpired"
+# Sagas started before the exception queue park without opening cases; their histories replay without it.
+EXCEPTION_CASES_PATCH = "q2c-exception-cases"
+CASE_ACTIVITY_ATTEMPTS = 10  # the queue is a record: an outage of it must not hold a resumed saga for long
 
 
 async def call(
@@ -91,20 +97,73 @@ def expired(message: str) -> ApplicationError:
     return ApplicationError(message, type=SAGA_EXPIRED, non_retryable=True)
 
 
+class ExceptionCases:
+    """The exception-queue case of a parked saga: opened when it parks, closed when it resumes or expires.
+
+    Runs only on the park path, under the `EXCEPTION_CASES_PATCH` patch. The queue is a record, not a step: if
+    it cannot be written, the saga logs that and carries on.
+    """
+
+    def __init__(self, policy: SagaPolicy, at_risk: Callable[[], Money | None] = lambda: None) -> None:
+        self._policy = policy
+        self._at_risk = at_risk
+
+    async def open(self, exception: SagaException) -> int | None:
+        """The case's ID, or None (a saga from before the queue, or no store)."""
+        if not workflow.patched(EXCEPTION_CASES_PATCH):
+            return None
+        case = ParkedCase(
+            category=exception.category,
+            description=exception.message or exception.category.value,
+            amount_at_risk=self._at_risk(),
+        )
+        summary = f"Open an exception case: {exception.category.value}"
+        case_id: int | None = await self._quietly(ExceptionQueueActivities.open_exception_case, case, summary)
+        return case_id
+
+    async def close(self, case_id: int | None, action: CaseAction, by: str, reason: str) -> None:
+        if case_id is None:
+            return
+        closing = CaseClosing(case_id=case_id, action=action, by=by, reason=reason)
+        await self._quietly(ExceptionQueueActivities.close_exception_case, closing, f"Close case {case_id}: {action}")
+
+    async def close_resumed(self, case_id: int | None, request: Resubmission | None) -> None:
+        """Someone fixed the cause and resumed the saga: they resolved the case."""
+        by = request.requested_by if request is not None else "unknown"
+        reason = (request.note if request is not None else "") or f"resumed by {by}"
+        await self.close(case_id, CaseAction.RETRY, by, reason)
+
+    async def close_expired(self, case_id: int | None, what: str) -> None:
+        await self.close(case_id, CaseAction.DISMISS, "system", f"the saga expired: {what}")
+
+    async def _quietly(self, activity: Callable[..., Awaitable[Any]], argument: Any, summary: str) -> Any:
+        try:
+            return await call(self._policy, activity, argument, summary=summary, attempts=CASE_ACTIVITY_ATTEMPTS)
+        except ActivityError as error:
+            if is_cancelled_exception(error):
+                raise
+            workflow.logger.warning("could not update the exception queue (%s): %s", summary, error.cause or error)
+            return None
+
+
 class ParkedStep:
     """Runs a step; on a permanent failure, parks until `request_retry()` or the policy's deadline.
 
     `on_park(exception)` lets the saga show the parking in its state and `on_expire()` its end. A cancellation
-    is never parked: it propagates so the saga can end as cancelled.
+    is never parked: it propagates so the saga can end as cancelled. Each parking opens an exception case
+    (`cases`) and the retry or the expiry closes it.
     """
 
-    def __init__(self, policy: SagaPolicy) -> None:
+    def __init__(self, policy: SagaPolicy, cases: ExceptionCases | None = None) -> None:
         self._policy = policy
+        self._cases = cases if cases is not None else ExceptionCases(policy)
         self._retry_requested = False
+        self._resumed_by: Resubmission | None = None
         self.parked = False
 
-    def request_retry(self) -> None:
+    def request_retry(self, request: Resubmission | None = None) -> None:
         self._retry_requested = True
+        self._resumed_by = request
 
     async def run(
         self,
@@ -119,17 +178,25 @@ class ParkedStep:
             except ActivityError as error:
                 if is_cancelled_exception(error):
                     raise
-                on_park(exception_from(error, step))
-            await self.wait_for_retry(step, on_expire)
+                exception = exception_from(error, step)
+                on_park(exception)
+            await self.wait_for_retry(step, on_expire, exception)
 
-    async def wait_for_retry(self, step: str, on_expire: Callable[[], None]) -> None:
-        """Wait for `request_retry()`; past the deadline, `on_expire()` and end the saga."""
+    async def wait_for_retry(
+        self, step: str, on_expire: Callable[[], None], exception: SagaException | None = None
+    ) -> None:
+        """Wait for `request_retry()`; past the deadline, `on_expire()` and end the saga. With the `exception`
+        that parked it, the parking is a case in the exception queue until then."""
         self.parked, self._retry_requested = True, False
+        case_id = None if exception is None else await self._cases.open(exception)
         retried = await wait_for(lambda: self._retry_requested, self._policy.needs_attention_expire_after)
         self.parked = False
         if not retried:
+            message = f"{step} was not fixed within {self._policy.needs_attention_expire_after}"
+            await self._cases.close_expired(case_id, message)
             on_expire()
-            raise expired(f"{step} was not fixed within {self._policy.needs_attention_expire_after}")
+            raise expired(message)
+        await self._cases.close_resumed(case_id, self._resumed_by)
 
 
 class SagaState(Protocol):
@@ -142,9 +209,16 @@ class SagaSteps:
     """Moves a saga's state from step to step, publishing each move, and runs each step's activity parked on a
     permanent failure (see `ParkedStep`). One per workflow instance."""
 
-    def __init__(self, policy: SagaPolicy, state: SagaState, publish: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        policy: SagaPolicy,
+        state: SagaState,
+        publish: Callable[[], None],
+        at_risk: Callable[[], Money | None] = lambda: None,
+    ) -> None:
+        """`at_risk`: the business impact of a parking (the document's or contract's amount), when known."""
         self.policy = policy
-        self.parking = ParkedStep(policy)
+        self.parking = ParkedStep(policy, ExceptionCases(policy, at_risk))
         self._state = state
         self._publish = publish
 
@@ -163,7 +237,7 @@ class SagaSteps:
     async def park(self, step: StrEnum, exception: SagaException) -> None:
         """Park on a problem found without a failed activity (e.g. a mapping's problems) until `retry`."""
         self.move_to(step, SagaStatus.NEEDS_ATTENTION, exception=exception)
-        await self.parking.wait_for_retry(step.value, lambda: self.move_to(step, SagaStatus.EXPIRED))
+        await self.parking.wait_for_retry(step.value, lambda: self.move_to(step, SagaStatus.EXPIRED), exception)
 
     def move_to(self, step: StrEnum, status: SagaStatus | None = None, *, exception: object = ...) -> None:
         self._state.step = step

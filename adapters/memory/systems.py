@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from adapters.errors import NotFoundError
 from adapters.memory.faults import FaultPlan
 from adapters.ports import SystemPorts
+from adapters.store.port import OperationalStorePort
 from canonical.contract import Contract
 from canonical.crm_deal import CrmDeal
 from canonical.customer import Customer
@@ -214,5 +215,7 @@ class InMemorySystems:
         self.billing = InMemoryBilling(self.faults)
         self.revenue = InMemoryRevenue(self.faults)
 
-    def ports(self) -> SystemPorts:
-        return SystemPorts(crm=self.crm, erp=self.erp, billing=self.billing, revenue=self.revenue)
+    def ports(self, store: OperationalStorePort | None = None) -> SystemPorts:
+        """The systems' ports; with `store` (e.g. an `OperationalStore` on in-memory SQLite), the sagas record
+        their cross-references, audit trail and exception cases there."""
+        return SystemPorts(crm=self.crm, erp=self.erp, billing=self.billing, revenue=self.revenue, store=store)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.errors import PermanentAdapterError
+from adapters.http_tracing import vendor_http_client
 from adapters.netsuite.auth import Credentials, credentials_for
 from adapters.netsuite.errors import ERP, error_from_response, error_from_transport
 from adapters.netsuite.settings import NetSuiteSettings
@@ -31,7 +32,7 @@ def record_key(internal_id: str | None = None, external_id: str | None = None) -
 class NetSuiteClient:
     def __init__(self, settings: NetSuiteSettings, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
-        self._http = http or httpx.AsyncClient(timeout=settings.timeout_seconds)
+        self._http = http or vendor_http_client(settings.timeout_seconds)
         self._owns_http = http is None
         self.credentials: Credentials = credentials_for(settings, self._http)
         self._default_retry_after = timedelta(seconds=settings.default_retry_after_seconds)

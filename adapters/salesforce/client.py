@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from adapters.errors import TransientAdapterError
+from adapters.http_tracing import vendor_http_client
 from adapters.salesforce.auth import AccessToken, TokenSource
 from adapters.salesforce.errors import error_for, is_invalid_session, transport_error
 from adapters.salesforce.settings import SalesforceSettings
@@ -37,7 +38,7 @@ class SalesforceRestClient:
     def __init__(self, settings: SalesforceSettings, http: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=settings.timeout_seconds)
+        self._http = http or vendor_http_client(settings.timeout_seconds)
         self._tokens = TokenSource(settings, self._http)
         self.last_api_usage: ApiUsage | None = None
 

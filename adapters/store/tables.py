@@ -211,4 +211,5 @@ __all__ = [
 
 # Tables other modules keep on this metadata, so that the migrations and their check see them. Imported last:
 # they build on the classes above.
+import adapters.store.reconciliation_tables  # noqa: E402
 import adapters.store.revenue_tables  # noqa: E402, F401

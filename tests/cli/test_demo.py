@@ -13,7 +13,7 @@ SANDBOX_PORTS = ("salesforce-port", "stripe-port", "netsuite-port")
 
 
 def test_demo_on_memory_runs_both_sagas_to_completion(tmp_path: Path) -> None:
-    port, ui_port = free_port(), free_port()
+    port, ui_port, receiver_port = free_port(), free_port(), free_port()
     state_dir = tmp_path / "demo"
     state_dir.mkdir()
     (state_dir / "temporal.sqlite").write_bytes(b"left over from an earlier run")  # the demo starts clean
@@ -27,6 +27,8 @@ def test_demo_on_memory_runs_both_sagas_to_completion(tmp_path: Path) -> None:
         str(port),
         "--ui-port",
         str(ui_port),
+        "--receiver-port",
+        str(receiver_port),
         "--state-dir",
         str(state_dir),
         timeout=120,
@@ -60,6 +62,12 @@ def test_demo_on_memory_runs_both_sagas_to_completion(tmp_path: Path) -> None:
     assert f"{ui}006NW0000000003" in out
     assert "Both sagas completed" in out
     assert (state_dir / "temporal.sqlite").stat().st_size > 100
+    # A third deal is left waiting in the finance console, whose address and demo sign-ins are printed.
+    console = f"http://127.0.0.1:{receiver_port}/console/"
+    assert f"Finance console  {console}" in out
+    assert "fiona.finance / fiona-demo-password  (approver)" in out
+    assert f"it waits in the finance console's approvals inbox,\n        {console}approvals" in out
+    assert "the console's inbox lists closed-won/006NW0000000005 with its reasons" in out
 
 
 def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(tmp_path: Path) -> None:
@@ -140,3 +148,8 @@ def test_demo_over_http_closes_deals_in_salesforce_and_bills_the_year_in_stripe(
     assert re.search(r"Contoso Robotics Inc\.\s+001NW0000000002\s+active\s+.*Net 60", netsuite)
     assert "Both sagas completed" in out
     assert (state_dir / "stripe.sqlite").stat().st_size > 1000
+    # A third deal, closed in Salesforce after the year, is left waiting in the finance console.
+    console = f"http://127.0.0.1:{ports['receiver-port']}/console/"
+    assert f"Finance console         {console}" in out
+    assert "saga started closed-won/006NW0000000005" in out
+    assert "the console's inbox lists closed-won/006NW0000000005 with its reasons" in out

@@ -217,7 +217,7 @@ def test_worker_on_vendors_reads_the_q2c_variables(dev: Dev, tmp_path: Path) -> 
         "Salesforce http://127.0.0.1:1 (client credentials, client app)",
         "NetSuite http://127.0.0.1:2 (account 1234567_SB1, tba authentication)",
         "Stripe http://127.0.0.1:3",
-        f"Database (revenue engine) {env['Q2C_DATABASE_URL']}",
+        f"Database (store, revenue engine) {env['Q2C_DATABASE_URL']}",
         "invoice → revenue",
     ):
         assert expected in words

@@ -23,6 +23,11 @@ STORE_TABLES = {
     "audit_chain_head",
     "exception_cases",
     "exception_case_history",
+    "recon_runs",
+    "recon_billing_documents",
+    "recon_erp_postings",
+    "recon_account_balances",
+    "recon_breaks",
 }
 
 

@@ -49,3 +49,18 @@ def test_a_misspelt_key_fails_the_specification() -> None:
 
     with pytest.raises(ValidationError, match="portz"):
         ComposeSpecification.model_validate(broken)
+
+
+def test_the_receiver_serves_triggers_against_the_compose_server_and_the_store_is_on_postgresql() -> None:
+    services = _compose()["services"]
+    receiver, worker = services["q2c-receiver"], services["q2c-worker"]
+
+    assert (
+        "q2c receiver" in receiver["command"][-1] and receiver["environment"]["Q2C_TEMPORAL_ADDRESS"] == "temporal:7233"
+    )
+    assert receiver["environment"]["Q2C_SALESFORCE_ORGANIZATION_ID"]
+    for service in (receiver, worker):
+        assert service["environment"]["Q2C_DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert service["environment"]["Q2C_DATABASE_URL"].endswith(
+            "/" + services["postgresql"]["environment"]["POSTGRES_DB"]
+        )

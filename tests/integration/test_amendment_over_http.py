@@ -14,11 +14,14 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from temporalio.service import RPCError
 
 from adapters.memory.reference_deals import AMENDMENT_OPPORTUNITY, demo_deals, reference_amendment
+from adapters.store.records import AuditEventKind, EntityKind
+from adapters.store.store import OperationalStore
 from canonical.amendment import amend_contract
 from canonical.amendment_mapping import build_amendment
 from canonical.amendment_saga import AmendmentState
 from canonical.crm_amendment import CrmAmendment, CrmAmendmentChangeRecord
 from canonical.problems import ExceptionCategory
+from canonical.references import System
 from canonical.saga import ApprovalDecision, Resubmission, SagaStatus
 from cli.billing_year import advance, invoices_of
 from sandbox.faults import FaultConfig, FaultRule
@@ -56,6 +59,24 @@ async def test_the_july_expansion_is_invoiced_prorated_recorded_and_written_back
     assert posted["erp_posting"]["total"] == "3564.51"
     on_record = await stack.revenue.contract_on_record("CTR-006NW0000000001")
     assert on_record.contract.version == 2
+    # The operational store: contract v2's IDs in the CRM and billing, the prorated invoice, and the saga's audit
+    # trail from the CRM read to the write-back, under its own workflow and correlation ID.
+    store = stack.systems.store
+    assert isinstance(store, OperationalStore)
+    version_2 = await store.references_of(EntityKind.CONTRACT, "CTR-006NW0000000001", version=2)
+    assert {system: ref.external_id for system, ref in version_2.items()} == {
+        System.CRM: AMENDMENT_OPPORTUNITY,
+        System.BILLING: on_record.billing_subscription_id,
+        System.REVENUE: state["modification"]["revenue_contract_id"],
+    }
+    assert System.BILLING in await store.references_of(EntityKind.INVOICE, invoice_id)
+    saga = amendment_workflow_id(AMENDMENT_OPPORTUNITY)
+    trail = await store.audit_records(workflow_id=saga)
+    kinds = [record.kind for record in trail]
+    assert kinds[0] is AuditEventKind.SOURCE_READ and kinds[-1] is AuditEventKind.WRITE_BACK
+    assert {AuditEventKind.TRANSFORMED, AuditEventKind.POSTED} <= set(kinds)
+    assert {record.correlation_id for record in trail} == {saga}
+    assert await store.verify_audit_chain() is None
     again = await start_amendment(stack.client, AMENDMENT_OPPORTUNITY, stack.policy["current"], stack.task_queue)
     assert not again.started
     await record_history(stack, amendment_workflow_id(AMENDMENT_OPPORTUNITY), "amendment_reference_expansion")

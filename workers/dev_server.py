@@ -241,15 +241,22 @@ class TemporalDevServer:
     async def stop(self) -> None:
         """SIGTERM, up to `SHUTDOWN_GRACE_SECONDS` to flush SQLite and exit, then SIGKILL."""
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), SHUTDOWN_GRACE_SECONDS)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        if process is not None:
+            await terminate(process, SHUTDOWN_GRACE_SECONDS)
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+async def terminate(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
+    """SIGTERM and `grace_seconds` to exit cleanly, then SIGKILL; returns once the process is reaped."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from workers.dev_server import DevServerOptions, dev_server_command
+from workers.dev_server import DevServerOptions, dev_server_command, terminate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30.0
@@ -94,15 +94,8 @@ class ChildProcess:
     async def stop(self) -> None:
         """SIGTERM and a few seconds to exit cleanly (at the end of a scenario), then SIGKILL."""
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        if process is not None:
+            await terminate(process, 10)
         if self._log is not None:
             self._log.close()
             self._log = None

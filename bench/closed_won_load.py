@@ -9,6 +9,7 @@ nowhere: the benchmark starts the sagas itself, so the latency is the saga's alo
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from typing import Any
 
 from temporalio.client import Client
@@ -37,7 +38,7 @@ def bench_deal(number: int) -> CrmDeal:
     )
 
 
-class ClosedWonLoad:
+class ClosedWonLoad(ABC):
     """`prepare(first, count)` puts deals first .. first+count-1 in the CRM; `run_one(i)` runs deal first+i."""
 
     name = "closed_won"
@@ -51,8 +52,9 @@ class ClosedWonLoad:
         self._first = first
         await self.put_deals([bench_deal(first + i) for i in range(count)])
 
+    @abstractmethod
     async def put_deals(self, deals: list[CrmDeal]) -> None:
-        raise NotImplementedError
+        """Put the deals where the saga reads them: the in-memory CRM or the Salesforce emulator."""
 
     def workflow_id(self, index: int) -> str:
         return workflow_id_for(bench_deal(self._first + index).opportunity.opportunity_id)

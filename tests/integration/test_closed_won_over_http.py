@@ -16,7 +16,6 @@ import httpx
 import pytest
 import stripe
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.memory.reference_deals import demo_deals
@@ -30,9 +29,8 @@ from sandbox.salesforce.seed import close_opportunity, get_token
 from sandbox.servers import serve_apps
 from sandbox.stack import RunningSandbox, SandboxOptions, run_sandbox, seed_sandbox
 from workers.closed_won_worker import build_worker
-from workers.dev_server import free_port, temporal_cli_path
+from workers.dev_server import free_port
 from workers.vendor_systems import sandbox_vendor_settings, vendor_systems
-from workflows import search_attributes
 from workflows.closed_won import ClosedWonToSubscription, workflow_id_for
 
 REFERENCE = "006NW0000000001"
@@ -43,19 +41,6 @@ class Stack:
     client: Client
     sandbox: RunningSandbox
     systems: SystemPorts
-
-
-@pytest.fixture
-async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A server of this test's own: the sandbox's deals have fixed IDs, and so have their sagas."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()),
-        search_attributes=list(search_attributes.ALL),
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ single write lock up front, which is how writers are serialised across processes
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BEGIN_IMMEDIATE = "sqlite_begin_immediate"
+WAL_SWITCH_ATTEMPTS = 25  # backing off 20 ms more each time: about 6.5 s in all
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -130,13 +133,30 @@ def _checked_schema(schema: str) -> str:
     return schema
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode, where readers do not wait for the writer.
+
+    The switch needs the file to itself and SQLite answers "database is locked" at once rather than wait (its busy
+    timeout does not cover it), so when several connections open a new store together (a worker and the
+    receiver starting, concurrent upgrades) the losers retry for a while; the mode then sticks to the file.
+    """
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:  # the driver's OperationalError, wrapped by SQLAlchemy's async adapter
+            if "database is locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            await_only(asyncio.sleep(0.02 * (attempt + 1)))
+
+
 def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # the engine says BEGIN, not the driver
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
+        _use_wal(cursor)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

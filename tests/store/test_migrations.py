@@ -102,6 +102,22 @@ async def test_concurrent_upgrades_queue_and_the_later_ones_find_nothing_to_do(d
     assert await _tables(database) == STORE_TABLES | {"alembic_version"}
 
 
+async def test_new_sqlite_stores_opened_by_several_at_once_all_open_in_wal_mode(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs it alone, and SQLite refuses (no waiting) while others hold it open."""
+    urls = [f"sqlite+aiosqlite:///{tmp_path}/store-{n}.sqlite" for n in range(8)]
+    for url in urls:
+        await asyncio.gather(*(upgrade_to_head(url) for _ in range(6)))
+
+    for url in urls:
+        engine = create_store_engine(url)
+        try:
+            async with engine.connect() as connection:
+                assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+                assert (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar() == _head()
+        finally:
+            await engine.dispose()
+
+
 async def test_the_models_and_the_migrations_agree(database: Database) -> None:
     """Alembic's autogenerate finds nothing to add: the migrations create exactly what `tables.py` declares."""
     await upgrade_to_head(database.url, schema=database.schema)

@@ -54,11 +54,11 @@ USD_PER_MILLION_ACTIONS = 50
 DESIGN_CHOICES = (
     "workflow IDs come from business keys (opportunity, invoice, period), so a redelivered trigger is a "
     "de-duplicated start: no history, no Action",
-    "search attributes are upserted only when one changed (workflows.saga_steps.SearchAttributes), all changes "
-    "of a step in one command: one Action per step, never one per attribute",
-    "closed-won sets its first search attributes in the start request, where they are free (its first workflow "
-    "task still upserts them again: seeding SearchAttributes with what the start set would save one Action per "
-    "closed-won saga, not done yet)",
+    "search attributes are upserted only when the saga's status changes (the saga policy's "
+    "search_attribute_updates = status_changes), everything that changed meanwhile in that one command: a "
+    "saga that runs straight through upserts once, when it completes (every_step, the setting's default for "
+    "sagas started before it existed, upserts once per step)",
+    "every saga sets its type, status and business key in the start request, where they are free",
     "one activity per vendor call that matters; no polling activities, no heartbeats (activities are short)",
     "people are waited for with one wait_condition timer per wait, not a sleeping loop; decisions arrive as "
     "Updates (one Action, validated before they enter the history) instead of a signal plus a query",

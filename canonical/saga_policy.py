@@ -64,6 +64,14 @@ class ClosedPeriodPolicy(StrEnum):
     AWAIT_DECISION = "await_decision"  # wait for finance (controllership) to choose, through an Update
 
 
+class SearchAttributeUpdates(StrEnum):
+    """When a saga upserts its search attributes. Each upsert is a history event, a billable Temporal Cloud Action
+    and a visibility write, the largest share of the Temporal server's work per saga beyond the activities."""
+
+    EVERY_STEP = "every_step"  # Q2cSagaStep follows a running saga live: one upsert per step
+    STATUS_CHANGES = "status_changes"  # one upsert per status change, carrying whatever else changed meanwhile
+
+
 class SagaPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,6 +84,9 @@ class SagaPolicy(BaseModel):
     amendment_approval: AmendmentApprovalPolicy = Field(default_factory=AmendmentApprovalPolicy)
     closed_period: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
     period_decision_role: str = "controllership"
+    # The default is how sagas started before the setting existed behave, so their histories replay;
+    # config/saga-policy.toml chooses status_changes for new sagas.
+    search_attribute_updates: SearchAttributeUpdates = SearchAttributeUpdates.EVERY_STEP
 
 
 def approval_reasons(contract: Contract, policy: ApprovalPolicy) -> tuple[ApprovalReason, ...]:

@@ -26,6 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.amendment import (
         AmendmentMappingActivities,
         BillingAmendmentActivities,
@@ -47,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.problems import ExceptionCategory
     from canonical.saga import ApprovalDecision, RecordedDecision, Resubmission, SagaException, SagaStatus, SagaType
     from canonical.saga_policy import approver_refusal
-    from workflows import search_attributes as sa
     from workflows.compensation import Compensations, run_to_completion
     from workflows.contract_sequencer import HOLDER_CHECK, TURN_GRANTED, sequencer_id
     from workflows.saga_details import describe_amendment
@@ -63,7 +63,7 @@ class AmendmentToInvoice:
     def __init__(self, saga_input: AmendmentInput) -> None:
         self._policy = saga_input.policy
         self._state = AmendmentState(amendment_id=saga_input.amendment_id)
-        self._attributes = SearchAttributes()
+        self._attributes = SearchAttributes(saga_input.policy.search_attribute_updates)
         self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=self._at_risk)
         self._compensations = Compensations()
         self._turn = False

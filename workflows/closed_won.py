@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.closed_won import (
         BillingActivities,
         ContractMappingActivities,
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         SagaType,
     )
     from canonical.saga_policy import approval_reasons, approver_refusal
-    from workflows import search_attributes as sa
     from workflows.compensation import Compensations, run_to_completion
     from workflows.saga_details import describe_closed_won
     from workflows.saga_steps import ExceptionCases, SearchAttributes, call, exception_from, step_key, wait_for
@@ -71,7 +71,7 @@ class ClosedWonToSubscription:
         self._contract: Contract | None = None
         self._pending_resubmission: Resubmission | None = None
         self._compensations = Compensations()
-        self._attributes = SearchAttributes()
+        self._attributes = SearchAttributes(saga_input.policy.search_attribute_updates)
         self._cases = ExceptionCases(saga_input.policy)  # a deal parks before its contract's value is known
 
     @workflow.run

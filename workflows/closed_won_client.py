@@ -19,8 +19,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -31,7 +29,6 @@ from canonical.saga import (
     ApprovalDecision,
     ClosedWonInput,
     ClosedWonState,
-    ClosedWonStep,
     RecordedDecision,
     Resubmission,
     SagaStatus,
@@ -78,14 +75,7 @@ async def start_closed_won(client: Client, opportunity_id: str, policy: SagaPoli
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SAGA_TYPE, SagaType.CLOSED_WON.value),
-                    SearchAttributePair(sa.SAGA_STATUS, SagaStatus.RUNNING.value),
-                    SearchAttributePair(sa.SAGA_STEP, ClosedWonStep.READ_DEAL.value),
-                    SearchAttributePair(sa.OPPORTUNITY_ID, opportunity_id),
-                ]
-            ),
+            search_attributes=sa.set_at_start(SagaType.CLOSED_WON.value, sa.OPPORTUNITY_ID, opportunity_id),
             static_summary=f"Closed-won → subscription for opportunity {opportunity_id}",
         )
     except WorkflowAlreadyStartedError:

@@ -12,13 +12,14 @@ from datetime import date
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from canonical.amendment_saga import AmendmentInput
 from canonical.invoice_saga import InvoiceToRevenueInput, PaymentSettledInput, PeriodCloseInput, PeriodDecision
-from canonical.saga import Resubmission
+from canonical.saga import Resubmission, SagaType
 from canonical.saga_policy import SagaPolicy
+from workflows import search_attributes as sa
 from workflows.closed_won_client import refusals_explained
 
 INVOICE_TO_REVENUE = "InvoiceToRevenue"
@@ -50,14 +51,16 @@ async def start_invoice_to_revenue(
 ) -> StartedWorkflow:
     """The saga for a finalised invoice (`in_...`) or credit note (`cn_...`), started once per document."""
     payload = InvoiceToRevenueInput(document_id=document_id, policy=policy)
-    return await _start(client, INVOICE_TO_REVENUE, payload, invoice_workflow_id(document_id), task_queue)
+    attributes = sa.set_at_start(SagaType.INVOICE_TO_REVENUE.value, sa.DOCUMENT_ID, document_id)
+    return await _start(client, INVOICE_TO_REVENUE, payload, invoice_workflow_id(document_id), task_queue, attributes)
 
 
 async def start_payment_settled(
     client: Client, invoice_id: str, policy: SagaPolicy, task_queue: str
 ) -> StartedWorkflow:
     payload = PaymentSettledInput(invoice_id=invoice_id, policy=policy)
-    return await _start(client, PAYMENT_SETTLED, payload, payment_workflow_id(invoice_id), task_queue)
+    attributes = sa.set_at_start(SagaType.PAYMENT_SETTLED.value, sa.DOCUMENT_ID, invoice_id)
+    return await _start(client, PAYMENT_SETTLED, payload, payment_workflow_id(invoice_id), task_queue, attributes)
 
 
 async def start_period_close(
@@ -74,17 +77,26 @@ async def start_period_close(
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=sa.set_at_start(SagaType.PERIOD_CLOSE.value, sa.ACCOUNTING_PERIOD, f"{period_start:%Y-%m}"),
     )
     return StartedWorkflow(handle, started=True)
 
 
-async def _start(client: Client, name: str, payload: BaseModel, workflow_id: str, task_queue: str) -> StartedWorkflow:
+async def _start(
+    client: Client,
+    name: str,
+    payload: BaseModel,
+    workflow_id: str,
+    task_queue: str,
+    attributes: TypedSearchAttributes,
+) -> StartedWorkflow:
     try:
         handle = await client.start_workflow(
             name,
             payload,
             id=workflow_id,
             task_queue=task_queue,
+            search_attributes=attributes,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
@@ -114,7 +126,9 @@ async def choose_period(client: Client, workflow_id: str, decision: PeriodDecisi
 async def start_amendment(client: Client, amendment_id: str, policy: SagaPolicy, task_queue: str) -> StartedWorkflow:
     """The amendment → invoice saga for a CRM amendment, started once per amendment."""
     payload = AmendmentInput(amendment_id=amendment_id, policy=policy)
-    return await _start(client, AMENDMENT_TO_INVOICE, payload, amendment_workflow_id(amendment_id), task_queue)
+    attributes = sa.set_at_start(SagaType.AMENDMENT_TO_INVOICE.value, sa.OPPORTUNITY_ID, amendment_id)
+    workflow_id = amendment_workflow_id(amendment_id)
+    return await _start(client, AMENDMENT_TO_INVOICE, payload, workflow_id, task_queue, attributes)
 
 
 def amendment_workflow_id(amendment_id: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.invoice_to_revenue import (
         BillingDocumentActivities,
         ErpDocumentMappingActivities,
@@ -33,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.problems import ExceptionCategory
     from canonical.saga import Resubmission, SagaException, SagaStatus, SagaType
     from canonical.saga_policy import ClosedPeriodPolicy
-    from workflows import search_attributes as sa
     from workflows.saga_details import describe_invoice_to_revenue
     from workflows.saga_steps import SagaSteps, SearchAttributes, expired, step_key, wait_for
 
@@ -46,7 +46,7 @@ class InvoiceToRevenue:
     def __init__(self, saga_input: InvoiceToRevenueInput) -> None:
         self._policy = saga_input.policy
         self._state = InvoiceToRevenueState(document_id=saga_input.document_id)
-        self._attributes = SearchAttributes()
+        self._attributes = SearchAttributes(saga_input.policy.search_attribute_updates)
         self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=lambda: self._state.total)
 
     @workflow.run

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.invoice_to_revenue import (
         BillingDocumentActivities,
         CrmAccountActivities,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.general_ledger import AccountingPeriod
     from canonical.invoice_saga import PaymentSettledInput, PaymentSettledState, PaymentStep
     from canonical.saga import Resubmission, SagaStatus, SagaType
-    from workflows import search_attributes as sa
     from workflows.saga_details import describe_payment_settled
     from workflows.saga_steps import SagaSteps, SearchAttributes, step_key
 
@@ -37,7 +37,7 @@ class PaymentSettled:
     @workflow.init
     def __init__(self, saga_input: PaymentSettledInput) -> None:
         self._state = PaymentSettledState(invoice_id=saga_input.invoice_id)
-        self._attributes = SearchAttributes()
+        self._attributes = SearchAttributes(saga_input.policy.search_attribute_updates)
         self._steps = SagaSteps(saga_input.policy, self._state, self._publish, at_risk=lambda: self._state.amount)
 
     @workflow.run

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.invoice_to_revenue import (
         BillingDocumentActivities,
         GeneralLedgerActivities,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from canonical.general_ledger import AccountingPeriod
     from canonical.invoice_saga import PeriodCloseInput, PeriodCloseState, PeriodCloseStep
     from canonical.saga import Resubmission, SagaStatus, SagaType
-    from workflows import search_attributes as sa
     from workflows.saga_details import describe_period_close
     from workflows.saga_steps import SagaSteps, SearchAttributes, step_key
 
@@ -37,7 +37,7 @@ class PeriodClose:
     @workflow.init
     def __init__(self, saga_input: PeriodCloseInput) -> None:
         self._state = PeriodCloseState(period_on=saga_input.period_on)
-        self._attributes = SearchAttributes()
+        self._attributes = SearchAttributes(saga_input.policy.search_attribute_updates)
         self._steps = SagaSteps(saga_input.policy, self._state, self._publish)
 
     @workflow.run

@@ -15,15 +15,16 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa  # "from workflows import" would re-run the module in each sandbox
     from activities.exception_queue import CaseAction, CaseClosing, ExceptionQueueActivities, ParkedCase
     from canonical.money import Money
     from canonical.problems import ExceptionCategory
     from canonical.saga import Resubmission, SagaException, SagaStatus
-    from canonical.saga_policy import SagaPolicy
+    from canonical.saga_policy import SagaPolicy, SearchAttributeUpdates
 
 R = TypeVar("R")
 SAGA_EXPIRED = "SagaExpired"
@@ -76,20 +77,34 @@ def exception_from(error: ActivityError | None, step: str) -> SagaException:
 
 
 class SearchAttributes:
-    """Upserts only what changed since the last publish, so the history stays short."""
+    """Keeps a saga's search attributes current, upserting only what changed, all of it in one command.
 
-    def __init__(self) -> None:
+    Under `SearchAttributeUpdates.STATUS_CHANGES` it upserts only when the status changes: what the start request
+    set counts as published, and the step, contract, amount and exception travel with the next status change. So
+    they are exact wherever a saga stops (waiting for people, parked, finished), and a running saga's live step is
+    in the UI's current details and its pending activity.
+    """
+
+    def __init__(self, updates: SearchAttributeUpdates) -> None:
+        self._on_status_change = updates is SearchAttributeUpdates.STATUS_CHANGES
         self._published: dict[str, Any] = {}
+        if self._on_status_change:
+            self._published = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
 
     def publish(self, wanted: Mapping[SearchAttributeKey[Any], Any], details: str) -> None:
-        updates = []
-        for key, new in wanted.items():
-            if self._published.get(key.name) != new and not (new is None and key.name not in self._published):
-                updates.append(key.value_set(new) if new is not None else key.value_unset())
-                self._published[key.name] = new
-        if updates:
-            workflow.upsert_search_attributes(updates)
+        changed = [key for key, new in wanted.items() if self._changes(key, new)]
+        if self._on_status_change and all(key.name != sa.SAGA_STATUS.name for key in changed):
+            changed = []
+        if changed:
+            workflow.upsert_search_attributes([self._update(key, wanted[key]) for key in changed])
         workflow.set_current_details(details)
+
+    def _changes(self, key: SearchAttributeKey[Any], new: Any) -> bool:
+        return self._published.get(key.name) != new and not (new is None and key.name not in self._published)
+
+    def _update(self, key: SearchAttributeKey[Any], new: Any) -> SearchAttributeUpdate[Any]:
+        self._published[key.name] = new
+        return key.value_set(new) if new is not None else key.value_unset()
 
 
 def expired(message: str) -> ApplicationError:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from canonical.saga import SagaStatus
 
 SAGA_TYPE = SearchAttributeKey.for_keyword("Q2cSagaType")
 SAGA_STATUS = SearchAttributeKey.for_keyword("Q2cSagaStatus")
@@ -57,3 +59,17 @@ def dev_server_flags() -> list[str]:
     for key in ALL:
         flags += ["--search-attribute", f"{key.name}={TYPE_NAMES[key.indexed_value_type]}"]
     return flags
+
+
+def set_at_start(
+    saga_type: str, business_key: SearchAttributeKey[str] | None = None, value: str = ""
+) -> TypedSearchAttributes:
+    """What a saga's start sets: its type, status running and the business key it is found by. Set at start they
+    cost no upsert (and no Action), and the saga's first publish finds them already there."""
+    pairs: list[SearchAttributePair[str]] = [
+        SearchAttributePair(SAGA_TYPE, saga_type),
+        SearchAttributePair(SAGA_STATUS, SagaStatus.RUNNING.value),
+    ]
+    if business_key is not None:
+        pairs.append(SearchAttributePair(business_key, value))
+    return TypedSearchAttributes(pairs)

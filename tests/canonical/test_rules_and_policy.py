@@ -19,7 +19,13 @@ from canonical.mapping_rules import MappingRules, parse_mapping_rules
 from canonical.money import Money
 from canonical.problems import InvalidRecordError
 from canonical.product import LineKind, RevenueTreatment
-from canonical.saga_policy import ApprovalPolicy, SagaPolicy, approval_reasons, approver_refusal
+from canonical.saga_policy import (
+    ApprovalPolicy,
+    SagaPolicy,
+    SearchAttributeUpdates,
+    approval_reasons,
+    approver_refusal,
+)
 from workers.config_files import (
     PROJECT_CONFIG,
     ConfigFileError,
@@ -129,7 +135,8 @@ def test_shipped_legal_entities_sell_in_iso_currencies_and_countries_with_tax_ru
 
 def test_shipped_saga_policy_loads_with_its_thresholds_and_timings() -> None:
     assert isinstance(POLICY, SagaPolicy)
-    assert POLICY.version == "2026.11.1"
+    assert POLICY.version == "2026.11.2"
+    assert POLICY.search_attribute_updates is SearchAttributeUpdates.STATUS_CHANGES
     approval = POLICY.approval
     assert approval.max_discount_percent == Decimal(15)
     assert approval.max_payment_terms_days == 45
@@ -165,7 +172,7 @@ def test_default_config_paths_are_the_shipped_files(monkeypatch: pytest.MonkeyPa
 
 def test_environment_variables_choose_other_config_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     rules_file = write(tmp_path, "rules.toml", MINIMAL_RULES)
-    policy_file = write(tmp_path, "policy.toml", shipped_text(SHIPPED_POLICY).replace('"2026.11.1"', '"test.7"'))
+    policy_file = write(tmp_path, "policy.toml", shipped_text(SHIPPED_POLICY).replace('"2026.11.2"', '"test.7"'))
     monkeypatch.setenv("Q2C_MAPPING_RULES", str(rules_file))
     monkeypatch.setenv("Q2C_SAGA_POLICY", str(policy_file))
     assert load_mapping_rules().version == "test.1"
@@ -290,7 +297,7 @@ def test_a_missing_config_file_names_the_file(tmp_path: Path, loader: Any) -> No
     [
         (('max_discount_percent = "15"', 'max_discount_percent = "150"'), "approval.max_discount_percent"),
         (("max_payment_terms_days = 45", 'max_payment_terms_days = "long"'), "approval.max_payment_terms_days"),
-        (('version = "2026.11.1"\n', ""), "version"),
+        (('version = "2026.11.2"\n', ""), "version"),
         (('activity_timeout = "PT30S"', 'activity_timeout = "soon"'), "activity_timeout"),
         (
             ('{ amount = "230000.00", currency = "EUR" }', '{ amount = "230000.00", currency = "XYZ" }'),

@@ -8,30 +8,14 @@ latency is the saga's alone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 
-import stripe
 from temporalio.client import Client
 
 from adapters.stripe.settings import StripeSettings
 from canonical.saga_policy import SagaPolicy
+from cli.billing_year import call, stripe_client
 from workflows.invoice_client import invoice_workflow_id, start_invoice_to_revenue
-
-
-def stripe_client(settings: StripeSettings) -> stripe.StripeClient:
-    return stripe.StripeClient(
-        settings.api_key.get_secret_value(),
-        base_addresses={"api": settings.base_url.rstrip("/")},
-        http_client=stripe.HTTPXClient(),
-    )
-
-
-async def create_test_clock(settings: StripeSettings, frozen_at: datetime) -> str:
-    """A Stripe test clock frozen at the contracts' start, so each new subscription invoices at once."""
-    clock = await stripe_client(settings).v1.test_helpers.test_clocks.create_async(
-        params={"frozen_time": int(frozen_at.timestamp()), "name": "q2c benchmark"}
-    )
-    return clock.id
 
 
 class InvoiceLoad:
@@ -44,13 +28,13 @@ class InvoiceLoad:
         self._invoices: list[str] = []
 
     async def prepare(self, customers: list[str]) -> None:
-        client = stripe_client(self._billing)
         self._invoices = []
-        for customer in customers:
-            page = await client.v1.invoices.list_async(params={"customer": customer, "limit": 1})
-            if not page.data:
-                raise RuntimeError(f"Stripe issued no invoice for customer {customer}")
-            self._invoices.append(page.data[0].id)
+        async with stripe_client(self._billing) as client:
+            for customer in customers:
+                page = await call(partial(client.v1.invoices.list_async, params={"customer": customer, "limit": 1}))
+                if not page.data:
+                    raise RuntimeError(f"Stripe issued no invoice for customer {customer}")
+                self._invoices.append(page.data[0].id)
 
     def workflow_id(self, index: int) -> str:
         return invoice_workflow_id(self._invoices[index])

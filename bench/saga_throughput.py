@@ -42,9 +42,10 @@ from bench.bare_workflow import BareWorkflow, do_nothing
 from bench.billable_actions import activity_count, bare_history_events, billable_actions
 from bench.closed_won_load import ClosedWonLoad, InMemoryClosedWon, SandboxClosedWon
 from bench.figures import percentiles, print_json_line, print_table, run_batch
-from bench.invoice_load import InvoiceLoad, create_test_clock
+from bench.invoice_load import InvoiceLoad
 from bench.process_cpu import CpuMeter, children_named
 from bench.vendor_process import emulator_process
+from cli.billing_year import create_test_clock
 from sandbox.stack import seed_sandbox
 from workers.closed_won_worker import build_worker
 from workers.config_files import load_mapping_rules, load_saga_policy
@@ -195,7 +196,7 @@ def _cpu_ms(row: dict[str, Any]) -> float:
 
 def _verdict(value: float, target: float, *, at_least: bool) -> str:
     met = value >= target if at_least else value <= target
-    return "met" if met else f"missed by {abs(value - target):.2f} ({value:.2f}x against {target}x)"
+    return "met" if met else f"missed by {abs(value - target):.3f} ({value:.3f}x against {target}x)"
 
 
 def report(rows: Sequence[dict[str, Any]], systems: str, processes: Sequence[str]) -> None:
@@ -236,7 +237,8 @@ async def rig_for(args: argparse.Namespace, client: Client, server_pid: int) -> 
             return
         emulators = await stack.enter_async_context(emulator_process(args.state_dir / "sandbox"))
         await seed_sandbox(emulators.sandbox, rules, ())
-        clock = await create_test_clock(sandbox_vendor_settings(emulators.sandbox)[2], CONTRACT_START)
+        billing = sandbox_vendor_settings(emulators.sandbox)[2]
+        clock = await create_test_clock(billing, CONTRACT_START, name="q2c benchmark")
         settings = sandbox_vendor_settings(emulators.sandbox, stripe_test_clock=clock)
         database = sqlite_url(args.state_dir / "q2c.sqlite")
         systems_ports = await stack.enter_async_context(vendor_systems(*settings, rules, database))

@@ -61,10 +61,13 @@ async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.Stripe
         await http.close_async()  # type: ignore[no-untyped-call]
 
 
-async def create_test_clock(settings: StripeSettings, frozen_at: datetime) -> str:
+async def create_test_clock(
+    settings: StripeSettings, frozen_at: datetime, name: str = "q2c demo: the reference contract year"
+) -> str:
+    """A Stripe test clock frozen at `frozen_at`: subscriptions on it invoice as its time moves."""
     async with stripe_client(settings) as client:
         clock = await client.v1.test_helpers.test_clocks.create_async(
-            params={"frozen_time": int(frozen_at.timestamp()), "name": "q2c demo: the reference contract year"}
+            params={"frozen_time": int(frozen_at.timestamp()), "name": name}
         )
     return clock.id
 

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from temporalio.client import Client
 from canonical.crm_deal import CrmDeal
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
+from cli import output
 from cli.chaos import disturbances, fuzzing
 from cli.chaos.deals import fuzzed_deals, standard_deals
 from cli.chaos.driving import INVOICE_MOMENT, close_deals, issue_first_invoices
@@ -47,13 +49,26 @@ class ScenarioOptions:
     kills: int | None = None  # at most this many worker or server kills per scenario (None: until the run ends)
 
 
+def progress(scenario: str, text: str) -> None:
+    """One line as each stage of a scenario ends: a full scenario runs for minutes."""
+    output.say(f"  {datetime.now():%H:%M:%S} {scenario}: {text}")
+
+
+def _tally(outcomes: Outcomes) -> str:
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.summary().items())) or "none"
+
+
 async def run_scenario(name: str, options: ScenarioOptions) -> Figures:
     started = time.monotonic()
+    progress(name, f"starting its stack under {options.state_dir / name}")
     try:
         figures = await RUNS[name](options)
     except Exception as error:  # the campaign goes on to the next scenario; this one counts as failed
         figures = Figures(name, problems=[f"the scenario itself failed: {type(error).__name__}: {error}"])
     figures.seconds = time.monotonic() - started
+    progress(
+        name, f"done in {figures.seconds:.0f} s: {len(figures.problems)} problems, {len(figures.findings)} findings"
+    )
     return figures
 
 
@@ -98,14 +113,17 @@ async def _disturbed_run(
     disturbing = asyncio.create_task(disturb(stack, random.Random(options.seed), stop, options.kills))
     try:
         await close_deals(stack, opportunities)
+        progress(figures.scenario, f"{len(opportunities)} deals closed in Salesforce")
         closed_won = await settle(
             stack_client(stack), [workflow_id_for(o) for o in opportunities], options.settle_seconds
         )
+        progress(figures.scenario, f"closed-won sagas: {_tally(closed_won)}; moving the test clock to invoice")
         await issue_first_invoices(stack)
         await _until_invoices(stack, closed_won.count("completed"), options.settle_seconds)
     finally:
         stop.set()
         await disturbing
+    progress(figures.scenario, "disturbance stopped; letting every saga settle")
     if not stack.worker.running:
         await stack.restart_worker()
     closed_won = await settle(stack_client(stack), [workflow_id_for(o) for o in opportunities], options.settle_seconds)
@@ -113,6 +131,7 @@ async def _disturbed_run(
     invoices = await settle(
         stack_client(stack), [invoice_workflow_id(i) for i in found.finalized_invoices], options.settle_seconds
     )
+    progress(figures.scenario, f"closed-won: {_tally(closed_won)}; invoice -> revenue: {_tally(invoices)}")
     found = await holdings(stack)  # again, now that every invoice saga has settled
     _count(figures, closed_won, invoices, found)
     await _reconcile(stack, figures)
@@ -200,6 +219,7 @@ async def bad_input(options: ScenarioOptions) -> Figures:
         await close_deals(stack, [deal.opportunity.opportunity_id for deal in deals])
         batch = fuzzing.deliveries(options.sagas, options.seed)
         answers, figures.problems = await fuzzing.deliver(stack.receiver_url, batch)
+        progress(figures.scenario, f"{len(deals)} fuzzed deals closed, {len(batch)} fuzzed webhooks delivered")
         figures.faults = {"fuzzed deals": len(fuzzed), "refused by Salesforce": refused, "fuzzed webhooks": len(batch)}
         sagas = [workflow_id_for(deal.opportunity.opportunity_id) for deal in deals]
         sagas += [invoice_workflow_id(d.document) for d in batch if d.document]

@@ -18,10 +18,16 @@ from canonical.saga_policy import SagaPolicy
 from cli import output
 from workers.config_files import load_mapping_rules, load_saga_policy, mapping_rules_path, saga_policy_path
 from workers.dev_server import workflow_ui_url
-from workers.temporal_settings import TemporalSettings, connect_temporal, load_temporal_settings
+from workers.temporal_settings import (
+    TemporalSettings,
+    TemporalUnreachable,
+    connect_temporal,
+    load_temporal_settings,
+)
 from workflows.closed_won import workflow_id_for
 
 DEFAULTS = TemporalSettings()
+RECONNECT_SECONDS = 1.0
 
 IN_MEMORY_NOTE = (
     "The embedded worker uses in-memory CRM, ERP, billing and revenue systems (--systems memory): what they hold "
@@ -102,6 +108,23 @@ class Globals:
 
 async def connect(settings: TemporalSettings) -> Client:
     return await connect_temporal(settings)
+
+
+async def connect_patiently(settings: TemporalSettings, wait_seconds: float) -> Client:
+    """Connect, retrying while Temporal is unreachable for up to `wait_seconds`: a worker started beside its server,
+    or restarted while the server restarts, waits for it instead of exiting. Says once that it waits."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    said = False
+    while True:
+        try:
+            return await connect_temporal(settings)
+        except TemporalUnreachable:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            if not said:
+                output.say(f"Waiting up to {wait_seconds:g} s for Temporal at {settings.address} ...")
+                said = True
+            await asyncio.sleep(RECONNECT_SECONDS)
 
 
 def seeded_systems() -> InMemorySystems:

@@ -19,7 +19,7 @@ from cli.context import (
     SANDBOX_NOTE,
     VENDORS_NOTE,
     Globals,
-    connect,
+    connect_patiently,
     q2c_command,
     run_until_interrupted,
     seeded_opportunities,
@@ -184,7 +184,7 @@ async def _worker(args: argparse.Namespace) -> int:
     settings = options.settings()
     rules = options.rules()
     vendors = settings_from_env() if args.systems == "vendors" else None  # a missing variable stops it here
-    client = await connect(settings)
+    client = await connect_patiently(settings, args.wait_for_temporal)
     await check_search_attributes(client, settings.namespace)
     output.configure_worker_logging()
     rows: list[output.Row] = [

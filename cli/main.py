@@ -282,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
         "  q2c worker --address temporal.internal:7233 --namespace q2c-prod --task-queue q2c\n",
     )
     _systems_option(sub, ("vendors", "memory"), "what the worker talks to")
+    sub.add_argument(
+        "--wait-for-temporal",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="retry for this long while Temporal is unreachable at start-up, e.g. during its restart; 0: exit at "
+        "once (default: 300)",
+    )
 
     sub = command(
         "receiver",

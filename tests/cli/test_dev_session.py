@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import errors_of, no_traceback, one_error_line, q2c, spawn_q2c, stop, wait_for_line
-from workers.dev_server import free_port
+from workers.dev_server import DevServerOptions, TemporalDevServer, free_port
 
 
 @dataclass(frozen=True)
@@ -234,3 +235,19 @@ def test_ctrl_c_stops_dev_cleanly(dev: Dev) -> None:
     unreachable = q2c("sagas", "--address", f"127.0.0.1:{dev.port}")  # the server stopped too
     assert unreachable.returncode == 2
     no_traceback(unreachable)
+
+
+async def test_a_worker_started_before_its_server_polls_once_the_server_is_up(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "worker.out"
+    worker = spawn_q2c("worker", "--systems", "memory", "--address", f"127.0.0.1:{port}", out=out)
+    try:
+        wait_for_line(worker, out, f"Waiting up to 300 s for Temporal at 127.0.0.1:{port}")
+        options = DevServerOptions(state_dir=tmp_path / "server", port=port, ui_port=free_port(), persist=False)
+        async with TemporalDevServer(options):
+            banner = await asyncio.to_thread(wait_for_line, worker, out, "Running until Ctrl-C.")
+    finally:
+        code = stop(worker)
+    assert "Task queue" in banner
+    assert code == 130
+    assert "Traceback" not in errors_of(out).read_text(encoding="utf-8")

@@ -163,3 +163,11 @@ def test_sandbox_refuses_a_postgres_url_that_is_not_one(tmp_path: Path) -> None:
     line = one_error_line(result)
     assert "--postgres-url must be a postgresql:// URL" in line
     assert "pw" not in line
+
+
+def test_a_worker_waits_for_temporal_for_as_long_as_it_is_told_then_names_the_address() -> None:
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    result = q2c("worker", "--systems", "memory", "--address", address, "--wait-for-temporal", "2")
+    assert result.returncode == 2
+    assert f"Waiting up to 2 s for Temporal at {address}" in result.stdout
+    assert f"cannot reach Temporal at {address}" in one_error_line(result)

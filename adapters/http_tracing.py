@@ -20,6 +20,8 @@ import stripe
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from adapters.request_pacing import PacedTransport, RequestPacer
+
 CORRELATION_HEADER = "X-Q2C-Correlation-Id"
 CORRELATION_ATTRIBUTE = "q2c.correlation_id"
 
@@ -68,12 +70,18 @@ class TracedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def vendor_http_client(timeout: float, **transport_options: Any) -> httpx.AsyncClient:
-    """An httpx client whose every request is traced and correlated (see the module docstring)."""
-    return httpx.AsyncClient(timeout=timeout, transport=TracedTransport(httpx.AsyncHTTPTransport(**transport_options)))
+def vendor_http_client(
+    timeout: float, pacer: RequestPacer | None = None, **transport_options: Any
+) -> httpx.AsyncClient:
+    """An httpx client whose every request is traced and correlated (see the module docstring), and paced to the
+    vendor's rate limit when a `pacer` is given (`adapters.request_pacing`)."""
+    transport: httpx.AsyncBaseTransport = TracedTransport(httpx.AsyncHTTPTransport(**transport_options))
+    if pacer is not None:
+        transport = PacedTransport(transport, pacer)  # outside the trace: a span times the request, not the wait
+    return httpx.AsyncClient(timeout=timeout, transport=transport)
 
 
-def traced_stripe_http_client(timeout: float) -> stripe.HTTPXClient:
+def traced_stripe_http_client(timeout: float, pacer: RequestPacer | None = None) -> stripe.HTTPXClient:
     """stripe-python's httpx client, its requests going through `TracedTransport` like the other adapters'.
 
     stripe builds its httpx client itself with no hook for a transport, so we replace it with an equivalent one
@@ -81,5 +89,5 @@ def traced_stripe_http_client(timeout: float) -> stripe.HTTPXClient:
     """
     http = stripe.HTTPXClient(timeout=timeout)
     verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
-    http._client_async = vendor_http_client(timeout, verify=verify)
+    http._client_async = vendor_http_client(timeout, pacer, verify=verify)
     return http

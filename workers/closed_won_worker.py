@@ -140,6 +140,14 @@ def reconciliation_activities(ports: ReconciliationPorts) -> list[Callable[..., 
     ]
 
 
+# Every activity is one vendor call. Beyond a few dozen in flight a vendor answers slower than the adapters'
+# timeouts, the timed-out calls are retried on top of the ones still running, and a burst of sagas (a quarter-end
+# batch of closed deals) collapses into retries: the fault campaign's burst of 200 deals did, against the
+# Salesforce emulator, with the SDK's default of 100 in flight. Activities beyond this wait in the task queue,
+# where waiting costs nothing. Salesforce also caps concurrent long-running API requests per org at 25.
+MAX_CONCURRENT_VENDOR_CALLS = 20
+
+
 def build_worker(client: Client, task_queue: str, systems: SystemPorts, rules: MappingRules) -> Worker:
     workflows, activities = list(WORKFLOWS), closed_won_activities(systems, rules)
     if systems.invoicing is not None:
@@ -152,5 +160,10 @@ def build_worker(client: Client, task_queue: str, systems: SystemPorts, rules: M
         workflows.append(Reconciliation)
         activities += reconciliation_activities(systems.reconciliation)
     return Worker(
-        client, task_queue=task_queue, workflows=workflows, activities=activities, interceptors=worker_interceptors()
+        client,
+        task_queue=task_queue,
+        workflows=workflows,
+        activities=activities,
+        interceptors=worker_interceptors(),
+        max_concurrent_activities=MAX_CONCURRENT_VENDOR_CALLS,
     )

@@ -26,6 +26,7 @@ from stripe.params import CustomerListParams, SubscriptionListParams
 
 from adapters.errors import NotFoundError, PermanentAdapterError
 from adapters.http_tracing import traced_stripe_http_client
+from adapters.request_pacing import RequestPacer
 from adapters.stripe import mapping
 from adapters.stripe.amendments import StripeAmendments
 from adapters.stripe.documents import StripeDocuments
@@ -50,7 +51,7 @@ class StripeBilling:
 
     def __init__(self, settings: StripeSettings) -> None:
         self._settings = settings
-        self._http = traced_stripe_http_client(settings.timeout_seconds)
+        self._http = traced_stripe_http_client(settings.timeout_seconds, RequestPacer(settings.request_pace))
         self._client = stripe.StripeClient(
             settings.api_key.get_secret_value(),
             base_addresses={"api": settings.base_url.rstrip("/")},

@@ -9,6 +9,9 @@ Environment variables:
     Q2C_STRIPE_TEST_CLOCK              a test clock to put new customers on (sandboxes only; demo time travel)
     Q2C_STRIPE_SEARCH_FALLBACK_MINUTES how far back undo operations also look in the (consistent) list endpoints,
                                        because Stripe Search can lag behind writes; default 60
+    Q2C_STRIPE_MAX_REQUESTS_PER_SECOND requests a second this worker process sends at most; default 20 for a test
+                                       key, 80 for a live one (Stripe allows 25 and 100 per account: the rest is
+                                       left to other clients; with several workers, give each its share)
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 ENV_PREFIX = "Q2C_STRIPE_"
 STRIPE_API = "https://api.stripe.com"
+# Stripe's default rate limits are 25 requests a second in test mode and 100 in live mode, per account.
+TEST_MODE_PACE, LIVE_MODE_PACE = 20.0, 80.0
 
 
 class StripeSettings(BaseModel):
@@ -32,6 +37,15 @@ class StripeSettings(BaseModel):
     usage_meter_event_name: str = Field("api_calls", min_length=1)
     test_clock: str | None = None
     search_fallback_minutes: int = Field(60, ge=0)
+    max_requests_per_second: float | None = Field(None, gt=0)
+
+    @property
+    def request_pace(self) -> float:
+        """Requests a second to pace this process to (`adapters.request_pacing`)."""
+        if self.max_requests_per_second is not None:
+            return self.max_requests_per_second
+        live = self.api_key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+        return LIVE_MODE_PACE if live else TEST_MODE_PACE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StripeSettings:
@@ -44,6 +58,7 @@ class StripeSettings(BaseModel):
             "usage_meter_event_name": "USAGE_METER_EVENT_NAME",
             "test_clock": "TEST_CLOCK",
             "search_fallback_minutes": "SEARCH_FALLBACK_MINUTES",
+            "max_requests_per_second": "MAX_REQUESTS_PER_SECOND",
         }
         values = {field: env.get(ENV_PREFIX + name) or None for field, name in names.items()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

@@ -748,9 +748,10 @@ def _chaos_command(command: Callable[[str, Command, str, str, str], argparse.Arg
     sub.add_argument(
         "--settle-seconds",
         type=float,
-        default=120.0,
+        default=None,
         metavar="S",
-        help="how long sagas may take once the disturbance stops before they count as stuck (default: 120)",
+        help="how long sagas may take once the disturbance stops before they count as stuck (default: 3 s a deal, "
+        "at least 120)",
     )
     sub.add_argument(
         "--state-dir", default=".q2c/chaos", metavar="DIR", help="emptied, then one folder per scenario (.q2c/chaos)"

@@ -16,6 +16,14 @@ from cli.chaos.stack import campaign_policy
 SHORT_SAGAS = 6
 FULL_SAGAS = 200
 SHORT_KILLS = 3
+# After the disturbance stops, the backlog drains at about a saga a second on this 2-core machine (200 deals took
+# over four minutes), so the time sagas get before they count as stuck grows with the deals.
+SETTLE_SECONDS_PER_DEAL = 3.0
+MIN_SETTLE_SECONDS = 120.0
+
+
+def settle_seconds_for(deals: int) -> float:
+    return max(MIN_SETTLE_SECONDS, SETTLE_SECONDS_PER_DEAL * deals)
 
 
 async def run_campaign(
@@ -27,7 +35,7 @@ async def run_campaign(
     state_dir: Path,
     rules: MappingRules,
     policy: SagaPolicy,
-    settle_seconds: float = 120.0,
+    settle_seconds: float = MIN_SETTLE_SECONDS,
     short: bool = False,
 ) -> list[Figures]:
     """Run `scenarios` (names from SCENARIOS) in order; `state_dir` is emptied first. `short`: at most

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from cli import output
-from cli.chaos.campaign import FULL_SAGAS, SHORT_SAGAS, chosen, run_campaign
+from cli.chaos.campaign import FULL_SAGAS, SHORT_SAGAS, chosen, run_campaign, settle_seconds_for
 from cli.chaos.figures import json_line, table
 from cli.context import Globals
 
@@ -31,7 +31,7 @@ async def chaos(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir),
         rules=options.rules(),
         policy=options.policy(),
-        settle_seconds=args.settle_seconds,
+        settle_seconds=args.settle_seconds or settle_seconds_for(sagas),
         short=args.short,
     )
     for line in table(rows):

@@ -4,16 +4,19 @@ the NetSuite ledger's balance, and the reconciliation of Stripe's invoices with 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 
 from adapters.netsuite.client import NetSuiteClient
-from cli.billing_year import stripe_client
+from cli.billing_year import call, stripe_client
 from cli.chaos.stack import CampaignStack
+
+T = TypeVar("T", bound=stripe.StripeObject)
+CHECK_TIMEOUT_SECONDS = 30.0
 
 FINALIZED = {"open", "paid", "uncollectible"}
 
@@ -43,7 +46,8 @@ def repeated(keys: Iterable[str | None]) -> list[str]:
 
 async def holdings(stack: CampaignStack) -> Holdings:
     found = Holdings()
-    netsuite = NetSuiteClient(stack.vendor_settings[1])
+    # The campaign's checks read whole tables while the last sagas may still be posting: not the adapters' 2 s.
+    netsuite = NetSuiteClient(stack.vendor_settings[1].model_copy(update={"timeout_seconds": CHECK_TIMEOUT_SECONDS}))
     try:
         customers = await netsuite.suiteql("SELECT id, externalid FROM customer")
         transactions = await netsuite.suiteql("SELECT id, type, externalid, foreigntotal FROM transaction")
@@ -67,17 +71,13 @@ async def _stripe_holdings(
     client: stripe.StripeClient, clock: str, found: Holdings, transactions: list[dict[str, Any]]
 ) -> None:
     # Stripe lists a test clock's customers and subscriptions only when asked for that clock.
-    listed = await client.v1.customers.list_async({"limit": 100, "test_clock": clock})
-    customers = [c async for c in listed.auto_paging_iter()]
+    customers = await _every(lambda: client.v1.customers.list_async({"limit": 100, "test_clock": clock}))
     accounts = [_metadata(c.metadata, "crm_account_id") for c in customers]
     found.stripe_customers = {account for account in accounts if account}
     found.duplicates["stripe customer"] = repeated(accounts)
-    subscriptions = [
-        s
-        async for s in (
-            await client.v1.subscriptions.list_async({"limit": 100, "status": "all", "test_clock": clock})
-        ).auto_paging_iter()
-    ]
+    subscriptions = await _every(
+        lambda: client.v1.subscriptions.list_async({"limit": 100, "status": "all", "test_clock": clock})
+    )
     live = [s for s in subscriptions if s.status not in ("canceled", "incomplete_expired")]
     found.duplicates["stripe subscription"] = repeated(_metadata(s.metadata, "contract_id") for s in live)
     finalized = await _finalized(client)
@@ -112,5 +112,15 @@ async def finalized_invoices(stack: CampaignStack) -> list[stripe.Invoice]:
 
 
 async def _finalized(client: stripe.StripeClient) -> list[stripe.Invoice]:
-    invoices = [i async for i in (await client.v1.invoices.list_async({"limit": 100})).auto_paging_iter()]
+    invoices = await _every(lambda: client.v1.invoices.list_async({"limit": 100}))
     return [invoice for invoice in invoices if invoice.status in FINALIZED]
+
+
+async def _every(listing: Callable[[], Awaitable[stripe.ListObject[T]]]) -> list[T]:
+    """Every page of a Stripe list; the whole listing again when Stripe's rate limit (429) stops it midway, since
+    the worker's sagas share the limit with the campaign's checks."""
+
+    async def pages() -> list[T]:
+        return [item async for item in (await listing()).auto_paging_iter()]
+
+    return await call(pages)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -170,7 +171,7 @@ class _Seeder:
         await self._upsert("OpportunityLineItem", external_id, fields)
 
     async def _existing_id(self, sobject: str, external_id: str) -> str:
-        response = await self._client.get(f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{external_id}")
+        response = await self._client.get(f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{quote(external_id, safe='')}")
         if response.status_code != 200:
             raise SeedError(f"{sobject} {external_id} is not in the org: seed its deal first ({response.status_code})")
         return str(response.json()["Id"])
@@ -239,14 +240,14 @@ class _Seeder:
             raise SeedError(f"could not keep the demo's ID {demo_id} for {sobject}: {response.text}")
 
     async def _exists(self, sobject: str, external_id: str) -> bool:
-        response = await self._client.get(f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{external_id}")
+        response = await self._client.get(f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{quote(external_id, safe='')}")
         if response.status_code not in {200, 404}:
             raise SeedError(f"reading {sobject} {external_id} failed: {response.status_code} {response.text}")
         return response.status_code == 200
 
     async def _upsert(self, sobject: str, external_id: str, fields: Mapping[str, Any]) -> str:
         response = await self._client.patch(
-            f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{external_id}", content=dumps(dict(fields))
+            f"{self._sobjects}/{sobject}/{EXTERNAL_ID}/{quote(external_id, safe='')}", content=dumps(dict(fields))
         )
         if response.status_code not in {200, 201}:
             raise SeedError(f"upserting {sobject} {external_id} failed: {response.status_code} {response.text}")

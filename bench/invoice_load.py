@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from adapters.stripe.settings import StripeSettings
 from canonical.saga_policy import SagaPolicy
-from cli.billing_year import call, stripe_client
+from sandbox.stripe.api_client import call, stripe_client
 from workflows.invoice_client import invoice_workflow_id, start_invoice_to_revenue
 
 

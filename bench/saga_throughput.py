@@ -45,8 +45,8 @@ from bench.figures import percentiles, print_json_line, print_table, run_batch
 from bench.invoice_load import InvoiceLoad
 from bench.process_cpu import CpuMeter, children_named
 from bench.vendor_process import emulator_process
-from cli.billing_year import create_test_clock
 from sandbox.stack import seed_sandbox
+from sandbox.stripe.api_client import create_test_clock
 from workers.closed_won_worker import build_worker
 from workers.config_files import load_mapping_rules, load_saga_policy
 from workers.dev_server import DevServerOptions, TemporalDevServer, free_port

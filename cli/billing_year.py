@@ -11,65 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import stripe
 
 from adapters.memory.reference_deals import REFERENCE_SCENARIO
-from adapters.stripe.settings import StripeSettings
 from cli.story import DemoFailed
+from sandbox.stripe.api_client import call
 
 CONTRACT_START = datetime(2027, 1, 1, tzinfo=UTC)
 USAGE_DAY = 15  # the day of each month on which its usage is reported
 READY_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.1
-RATE_LIMIT_ATTEMPTS = 5  # Stripe's test mode allows 25 requests a second, and its client does not retry a 429
-
-T = TypeVar("T")
-
-
-async def call(request: Callable[[], Awaitable[T]]) -> T:
-    """`request()`, waiting out Stripe's rate limit (429, `Retry-After`) a few times."""
-    for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
-        try:
-            return await request()
-        except stripe.RateLimitError as error:
-            if attempt == RATE_LIMIT_ATTEMPTS:
-                raise
-            retry_after = (error.headers or {}).get("retry-after", "1")
-            await asyncio.sleep(float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 1.0)
-    raise AssertionError("unreachable")
-
-
-@asynccontextmanager
-async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.StripeClient]:
-    """The official client against `settings.base_url` (the emulator), closed afterwards."""
-    http = stripe.HTTPXClient()
-    client = stripe.StripeClient(
-        settings.api_key.get_secret_value(),
-        base_addresses={"api": settings.base_url.rstrip("/")},
-        http_client=http,
-        max_network_retries=2,
-    )
-    try:
-        yield client
-    finally:
-        await http.close_async()  # type: ignore[no-untyped-call]
-
-
-async def create_test_clock(
-    settings: StripeSettings, frozen_at: datetime, name: str = "q2c demo: the reference contract year"
-) -> str:
-    """A Stripe test clock frozen at `frozen_at`: subscriptions on it invoice as its time moves."""
-    async with stripe_client(settings) as client:
-        clock = await client.v1.test_helpers.test_clocks.create_async(
-            params={"frozen_time": int(frozen_at.timestamp()), "name": name}
-        )
-    return clock.id
 
 
 def monthly_usage(scenario: Path = REFERENCE_SCENARIO) -> dict[str, int]:

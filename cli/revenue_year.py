@@ -28,15 +28,14 @@ from canonical.saga_policy import SagaPolicy
 from cli.billing_year import (
     USAGE_DAY,
     advance,
-    call,
     invoices_of,
     monthly_usage,
     next_month,
     report_usage,
-    stripe_client,
     utc,
 )
 from cli.story import DemoFailed, step
+from sandbox.stripe.api_client import call, stripe_client
 from workflows.invoice_client import invoice_workflow_id, payment_workflow_id, start_period_close
 
 PAYMENT_DELAY = timedelta(days=20)  # scenario: every invoice is paid in full this many days after issue

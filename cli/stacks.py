@@ -22,7 +22,6 @@ from adapters.store.store import OperationalStore
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
 from cli import output
-from cli.billing_year import create_test_clock
 from cli.context import CliError, connect, seeded_systems
 from cli.ports import require_distinct, require_free, taken
 from cli.sandbox import OUTBOUND_PATH, port_options, port_roles, ports_of, seeded_sandbox
@@ -31,6 +30,7 @@ from receiver.app import ReceiverSettings, create_receiver_app
 from receiver.console import ConsoleSettings
 from sandbox.servers import EmulatorFailedToStart, serve_apps
 from sandbox.stack import RunningSandbox, SandboxOptions
+from sandbox.stripe.api_client import create_test_clock
 from sandbox.stripe.settings import WebhookEndpointSettings
 from workers.closed_won_worker import build_worker
 from workers.dev_server import DevServerFailedToStart, DevServerOptions, TemporalDevServer

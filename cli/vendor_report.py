@@ -22,8 +22,9 @@ from adapters.salesforce.settings import SalesforceSettings
 from adapters.stripe.settings import StripeSettings
 from canonical.money import Money
 from cli import output
-from cli.billing_year import call, invoices_of, stripe_client
+from cli.billing_year import invoices_of
 from cli.vendor_env import VendorSettings
+from sandbox.stripe.api_client import call, stripe_client
 
 Q2C_FIELDS = (
     sf.Q2C_STATUS,

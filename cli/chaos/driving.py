@@ -11,9 +11,10 @@ from typing import TypeVar
 import httpx
 import stripe
 
-from cli.billing_year import CONTRACT_START, advance, stripe_client
+from cli.billing_year import CONTRACT_START, advance
 from cli.chaos.stack import CampaignStack
 from sandbox.salesforce.seed import SeedError, close_opportunity, get_token
+from sandbox.stripe.api_client import stripe_client
 
 T = TypeVar("T")
 ATTEMPTS = 30

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import stripe
 
 from adapters.netsuite.client import NetSuiteClient
-from cli.billing_year import call, stripe_client
 from cli.chaos.stack import CampaignStack
+from sandbox.stripe.api_client import call, stripe_client
 
 T = TypeVar("T", bound=stripe.StripeObject)
 CHECK_TIMEOUT_SECONDS = 30.0

@@ -18,7 +18,7 @@ from adapters.store.database import sqlite_url
 from canonical.crm_deal import CrmDeal
 from canonical.mapping_rules import MappingRules
 from canonical.saga_policy import SagaPolicy
-from cli.billing_year import CONTRACT_START, create_test_clock
+from cli.billing_year import CONTRACT_START
 from cli.chaos.processes import ChildProcess, dev_server_process, until_server_answers, worker_process
 from cli.sandbox import OUTBOUND_PATH
 from cli.stacks import SANDBOX_STRIPE_WEBHOOK_SECRET, STRIPE_WEBHOOK_EVENTS, STRIPE_WEBHOOK_PATH
@@ -27,6 +27,7 @@ from receiver.app import ReceiverSettings, create_receiver_app
 from sandbox.salesforce.settings import SalesforceEmulatorSettings
 from sandbox.servers import serve_apps
 from sandbox.stack import VENDORS, RunningSandbox, SandboxOptions, run_sandbox, seed_sandbox
+from sandbox.stripe.api_client import create_test_clock
 from sandbox.stripe.settings import WebhookEndpointSettings
 from workers.dev_server import DevServerOptions, free_port
 from workers.vendor_systems import DATABASE_URL_ENV, sandbox_vendor_settings

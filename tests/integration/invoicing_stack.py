@@ -31,11 +31,11 @@ from canonical.invoice_saga import InvoiceToRevenueState
 from canonical.mapping_rules import MappingRules
 from canonical.saga import SagaStatus
 from canonical.saga_policy import SagaPolicy
-from cli.billing_year import create_test_clock
 from receiver.app import ReceiverSettings, create_receiver_app
 from sandbox.salesforce.seed import close_opportunity, get_token
 from sandbox.servers import serve_apps
 from sandbox.stack import RunningSandbox, SandboxOptions, run_sandbox, seed_sandbox
+from sandbox.stripe.api_client import create_test_clock
 from sandbox.stripe.settings import WebhookEndpointSettings
 from workers.closed_won_worker import build_worker
 from workers.dev_server import free_port, temporal_cli_path

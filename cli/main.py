@@ -728,7 +728,7 @@ def _chaos_command(command: Callable[[str, Command, str, str, str], argparse.Arg
         "NetSuite's. Prints a table and one JSON line; exits 1 if anything was lost, duplicated or unbalanced.\n"
         "Random choices come from --seed: the same seed replays the same faults.",
         "  q2c chaos --short                            every scenario, small, as CI runs it\n"
-        "  q2c chaos all --sagas 200                    the full campaign\n"
+        "  q2c chaos all --seed 7                       the full campaign (100 deals a scenario)\n"
         "  q2c chaos worker-crash --sagas 300 --seed 7\n"
         "  q2c chaos vendor-faults --fault-rate 0.2\n",
     )
@@ -739,7 +739,7 @@ def _chaos_command(command: Callable[[str, Command, str, str, str], argparse.Arg
         choices=["all", "worker-crash", "vendor-faults", "server-restart", "bad-input"],
         help="which scenario (default: all)",
     )
-    sub.add_argument("--sagas", type=_positive, metavar="N", help="deals per scenario (default: 200; --short: 6)")
+    sub.add_argument("--sagas", type=_positive, metavar="N", help="deals per scenario (default: 100; --short: 6)")
     sub.add_argument(
         "--fault-rate", type=float, default=0.1, metavar="R", help="vendor fault probability per request (0.1)"
     )

@@ -87,9 +87,8 @@ class SearchAttributes:
 
     def __init__(self, updates: SearchAttributeUpdates) -> None:
         self._on_status_change = updates is SearchAttributeUpdates.STATUS_CHANGES
-        self._published: dict[str, Any] = {}
-        if self._on_status_change:
-            self._published = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
+        started_with = workflow.info().typed_search_attributes if self._on_status_change else []
+        self._published: dict[str, Any] = {pair.key.name: pair.value for pair in started_with}
 
     def publish(self, wanted: Mapping[SearchAttributeKey[Any], Any], details: str) -> None:
         changed = [key for key, new in wanted.items() if self._changes(key, new)]

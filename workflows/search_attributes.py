@@ -61,15 +61,13 @@ def dev_server_flags() -> list[str]:
     return flags
 
 
-def set_at_start(
-    saga_type: str, business_key: SearchAttributeKey[str] | None = None, value: str = ""
-) -> TypedSearchAttributes:
+def set_at_start(saga_type: str, business_key: SearchAttributeKey[str], value: str) -> TypedSearchAttributes:
     """What a saga's start sets: its type, status running and the business key it is found by. Set at start they
     cost no upsert (and no Action), and the saga's first publish finds them already there."""
-    pairs: list[SearchAttributePair[str]] = [
-        SearchAttributePair(SAGA_TYPE, saga_type),
-        SearchAttributePair(SAGA_STATUS, SagaStatus.RUNNING.value),
-    ]
-    if business_key is not None:
-        pairs.append(SearchAttributePair(business_key, value))
-    return TypedSearchAttributes(pairs)
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(SAGA_TYPE, saga_type),
+            SearchAttributePair(SAGA_STATUS, SagaStatus.RUNNING.value),
+            SearchAttributePair(business_key, value),
+        ]
+    )
